@@ -1,0 +1,11 @@
+"""Imports every model module so ``Base.metadata`` is complete (Alembic, create_all).
+
+Each package that defines models adds its import here.
+"""
+
+from server.db import models
+from server.db.base import Base
+
+metadata = Base.metadata
+
+__all__ = ["metadata", "models"]
