@@ -72,9 +72,7 @@ def settings(db_url: str, tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-async def client(
-    settings: Settings, aiohttp_client: object
-) -> AsyncIterator[TestClient]:  # type: ignore[type-arg]
+async def client(settings: Settings, aiohttp_client: object) -> AsyncIterator[TestClient]:  # type: ignore[type-arg]
     app = create_app(settings)
     test_client: TestClient = await aiohttp_client(app)  # type: ignore[operator,type-arg]
     yield test_client

@@ -8,7 +8,9 @@ from aiohttp import web
 from pydantic import BaseModel
 
 
-def json_response(payload: BaseModel | list[Any] | dict[str, Any], status: int = 200) -> web.Response:
+def json_response(
+    payload: BaseModel | list[Any] | dict[str, Any], status: int = 200
+) -> web.Response:
     if isinstance(payload, BaseModel):
         text = payload.model_dump_json()
     else:

@@ -1,7 +1,9 @@
-"""Fresh, migrated databases per test on SQLite and PostgreSQL, cheaply.
+"""Fresh databases per test on SQLite and PostgreSQL, cheaply.
 
-Migrations run once per session into a template (a SQLite file; a PostgreSQL template database);
-each test then gets a copy: a file copy, or ``CREATE DATABASE … TEMPLATE``.
+The schema is built once per session into a template (a SQLite file; a PostgreSQL template
+database) from the models; each test then gets a copy: a file copy, or
+``CREATE DATABASE … TEMPLATE``. That the Alembic migrations build the very same schema is
+checked by tests/server/test_migrations.py on both backends.
 """
 
 from __future__ import annotations
@@ -14,8 +16,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import asyncpg
+from sqlalchemy.ext.asyncio import create_async_engine
 
-from server.db.migrate import upgrade
+from server.db.metadata import metadata
 
 
 def _off_loop(work: Callable[[], None]) -> None:
@@ -24,10 +27,21 @@ def _off_loop(work: Callable[[], None]) -> None:
         pool.submit(work).result()
 
 
+async def _create_schema_async(url: str) -> None:
+    engine = create_async_engine(url)
+    async with engine.begin() as connection:
+        await connection.run_sync(metadata.create_all)
+    await engine.dispose()
+
+
+def _create_schema(url: str) -> None:
+    _off_loop(lambda: asyncio.run(_create_schema_async(url)))
+
+
 class SqliteTemplate:
     def __init__(self, directory: Path) -> None:
         self.path = directory / "template.db"
-        _off_loop(lambda: upgrade(f"sqlite+aiosqlite:///{self.path}"))
+        _create_schema(f"sqlite+aiosqlite:///{self.path}")
 
     def fresh(self, directory: Path) -> str:
         target = directory / f"test-{uuid.uuid4().hex[:8]}.db"
@@ -42,7 +56,7 @@ class PostgresTemplate:
 
         def create_and_migrate() -> None:
             asyncio.run(self._execute(f'CREATE DATABASE "{self.template}"'))
-            upgrade(self._url(self.template))
+            asyncio.run(_create_schema_async(self._url(self.template)))
 
         _off_loop(create_and_migrate)
 

@@ -63,7 +63,17 @@ def running_postgres() -> Iterator[str]:
     opts = f"-k {tmp} -h 127.0.0.1 -p {port} -c fsync=off -c synchronous_commit=off -c max_connections=300"
     subprocess.run(
         _as_postgres(
-            [str(bindir / "pg_ctl"), "-D", str(data), "-o", opts, "-l", str(tmp / "log"), "-w", "start"]
+            [
+                str(bindir / "pg_ctl"),
+                "-D",
+                str(data),
+                "-o",
+                opts,
+                "-l",
+                str(tmp / "log"),
+                "-w",
+                "start",
+            ]
         ),
         check=True,
         stdout=subprocess.DEVNULL,
@@ -72,7 +82,9 @@ def running_postgres() -> Iterator[str]:
         yield f"postgresql+asyncpg://postgres@127.0.0.1:{port}/postgres"
     finally:
         subprocess.run(
-            _as_postgres([str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"]),
+            _as_postgres(
+                [str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"]
+            ),
             check=False,
             stdout=subprocess.DEVNULL,
         )
