@@ -96,7 +96,8 @@ class Settings(BaseSettings):
         if self.jwt_secret:
             if self.mode is Mode.PRODUCTION and is_weak_secret(self.jwt_secret):
                 raise InsecureSettingsError(
-                    f"TELESSAUDE_JWT_SECRET is too weak: use at least {MIN_SECRET_LENGTH} random characters"
+                    "TELESSAUDE_JWT_SECRET is too weak: "
+                    f"use at least {MIN_SECRET_LENGTH} random characters"
                 )
             return self.jwt_secret
         if self.mode is Mode.PRODUCTION:

@@ -81,4 +81,5 @@ async def client(settings: Settings, aiohttp_client: object) -> AsyncIterator[Te
 @pytest.fixture
 def sessions(client: TestClient) -> async_sessionmaker[AsyncSession]:  # type: ignore[type-arg]
     """The app's own session factory, for arranging data and checking what was written."""
-    return client.app[DB_SESSIONS]
+    sessions: async_sessionmaker[AsyncSession] = client.app[DB_SESSIONS]
+    return sessions

@@ -60,7 +60,11 @@ def running_postgres() -> Iterator[str]:
         check=True,
         stdout=subprocess.DEVNULL,
     )
-    opts = f"-k {tmp} -h 127.0.0.1 -p {port} -c fsync=off -c synchronous_commit=off -c max_connections=300"
+    # Durability is pointless for a throwaway cluster; speed is not.
+    opts = (
+        f"-k {tmp} -h 127.0.0.1 -p {port} "
+        "-c fsync=off -c synchronous_commit=off -c max_connections=300"
+    )
     subprocess.run(
         _as_postgres(
             [
