@@ -9,6 +9,7 @@ Public API (everything else is internal):
         # (reason REPLACED). connect() negotiates at once: the Negotiator receives the
         # first server Offer for that participant.
     await participant.add_ice_candidate(candidate_sdp, sdp_mid=..., sdp_mline_index=...)
+        # "" or None = end-of-candidates; unknown mid -> InvalidCandidateError
     await participant.set_muted(TrackSource.MICROPHONE, True)
     await participant.request_screen_share() / await participant.stop_screen_share()
     await participant.renegotiate()               # e.g. the client attached a track later
@@ -42,6 +43,12 @@ from .ids import CloseReason, ParticipantId, RoomId, TrackKind, TrackSource
 from .negotiator import Negotiator
 from .observer import NullObserver, RoomObserver, TrackInfo
 from .offer import Offer, Slot, SlotDirection
+from .participant import Participant
+from .publication import Publication
+from .registry import RoomRegistry
+from .room import Room
+from .stats import MediaStats
+from .subscription import Subscription
 
 __all__ = [
     "CloseReason",
@@ -49,18 +56,24 @@ __all__ = [
     "InvalidSdpError",
     "MediaConfig",
     "MediaError",
+    "MediaStats",
     "NegotiationError",
     "Negotiator",
     "NullObserver",
     "Offer",
+    "Participant",
     "ParticipantClosedError",
     "ParticipantId",
     "ParticipantNotFoundError",
+    "Publication",
+    "Room",
     "RoomClosedError",
     "RoomId",
     "RoomObserver",
+    "RoomRegistry",
     "Slot",
     "SlotDirection",
+    "Subscription",
     "TrackInfo",
     "TrackKind",
     "TrackSource",

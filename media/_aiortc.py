@@ -1,0 +1,455 @@
+"""Every use of aiortc and aioice internals, in one place, checked against aiortc 1.16.
+
+aiortc has no public API for forwarding RTP without decoding it (FINDINGS.md §2(b) in the
+media-relay research). This module reaches below the public surface:
+
+* `ReceiverTap` replaces one publisher receiver's `_handle_rtp_packet` with a lean handler
+  (RR statistics, RTX unwrap, NACK generation, REMB; no depacketizing, no jitter buffer, no
+  decoder work) and hands each packet to a callback.
+* `SenderTap` writes already-serialised RTP straight into one subscriber sender's transport:
+  it feeds the sender's history (so the stock NACK -> RTX `_retransmit` works), keeps its SR
+  counters truthful, SRTP-protects and calls the ICE pair's UDP `sendto` without awaiting.
+* `restrict_host_addresses` makes ICE gather on given addresses (aioice skips loopback).
+
+`ensure_supported_aiortc()` asserts the version and that every private name used here
+exists; `RoomRegistry` calls it at start-up so an aiortc upgrade fails loudly, not subtly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Coroutine, Iterable
+from dataclasses import dataclass
+from typing import Any, Final
+
+import aioice
+import aiortc
+from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender, RTCRtpTransceiver
+from aiortc.codecs import is_rtx
+from aiortc.rtcdtlstransport import RTCDtlsTransport, State
+from aiortc.rtcrtpreceiver import StreamStatistics
+from aiortc.rtp import (
+    RTCP_PSFB_APP,
+    RTP_HISTORY_SIZE,
+    RtcpPsfbPacket,
+    RtpPacket,
+    pack_remb_fci,
+    unwrap_rtx,
+)
+
+from .errors import UnsupportedAiortcError
+
+logger = logging.getLogger(__name__)
+
+SUPPORTED_AIORTC: Final = "1.16."
+SUPPORTED_AIOICE: Final = "0.13."
+
+RECEIVER_INTERNALS: Final = (
+    "_enabled",
+    "_handle_rtp_packet",
+    "_send_rtcp",
+    "_send_rtcp_nack",
+    "_send_rtcp_pli",
+    "_RTCRtpReceiver__codecs",
+    "_RTCRtpReceiver__rtx_ssrc",
+    "_RTCRtpReceiver__remote_streams",
+    "_RTCRtpReceiver__nack_generator",
+    "_RTCRtpReceiver__remote_bitrate_estimator",
+    "_RTCRtpReceiver__active_ssrc",
+    "_RTCRtpReceiver__rtcp_ssrc",
+)
+SENDER_INTERNALS: Final = (
+    "_ssrc",
+    "_rtx_ssrc",
+    "_send_keyframe",
+    "_retransmit",
+    "_RTCRtpSender__started",
+    "_RTCRtpSender__rtp_history",
+    "_RTCRtpSender__rtp_header_extensions_map",
+    "_RTCRtpSender__ntp_timestamp",
+    "_RTCRtpSender__rtp_timestamp",
+    "_RTCRtpSender__octet_count",
+    "_RTCRtpSender__packet_count",
+    "_RTCRtpSender__rtt",
+)
+TRANSCEIVER_INTERNALS: Final = ("_codecs", "_headerExtensions")
+DTLS_INTERNALS: Final = ("_state", "_tx_srtp")
+ICE_CONNECTION_INTERNALS: Final = ("_nominated", "get_component_candidates")
+
+_CONNECTED: Final = State.CONNECTED
+_pending: set[asyncio.Future[None]] = set()  # fire-and-forget RTCP sends, kept referenced
+_NTP_EPOCH_OFFSET: Final = 2208988800  # seconds from 1900-01-01 to 1970-01-01
+
+
+# --------------------------------------------------------------------------- self-test
+
+
+@dataclass
+class InternalsSample:
+    """One object of each kind whose private attributes this module relies on."""
+
+    receiver: object
+    sender: object
+    transceiver: object
+    dtls_transport: object
+    ice_connection: object
+
+
+def _sample() -> InternalsSample:
+    pc = RTCPeerConnection()
+    transceiver = pc.addTransceiver("video", direction="sendrecv")
+    dtls = transceiver.sender.transport
+    return InternalsSample(
+        receiver=transceiver.receiver,
+        sender=transceiver.sender,
+        transceiver=transceiver,
+        dtls_transport=dtls,
+        ice_connection=dtls.transport.iceGatherer._connection,
+    )
+
+
+def ensure_supported_aiortc(sample: InternalsSample | None = None) -> None:
+    """Fail loudly unless aiortc/aioice are the versions, with the internals, we were built on.
+
+    `sample` lets a test hand in objects; by default real ones are built (no network used).
+    """
+    if not aiortc.__version__.startswith(SUPPORTED_AIORTC):
+        raise UnsupportedAiortcError(
+            f"media was checked against aiortc {SUPPORTED_AIORTC}x, found {aiortc.__version__}"
+        )
+    if not aioice.__version__.startswith(SUPPORTED_AIOICE):
+        raise UnsupportedAiortcError(
+            f"media was checked against aioice {SUPPORTED_AIOICE}x, found {aioice.__version__}"
+        )
+    s = sample or _sample()
+    missing = [
+        f"{type(obj).__name__}.{name}"
+        for obj, names in (
+            (s.receiver, RECEIVER_INTERNALS),
+            (s.sender, SENDER_INTERNALS),
+            (s.transceiver, TRANSCEIVER_INTERNALS),
+            (s.dtls_transport, DTLS_INTERNALS),
+            (s.ice_connection, ICE_CONNECTION_INTERNALS),
+        )
+        for name in names
+        if not hasattr(obj, name)
+    ]
+    if missing:
+        raise UnsupportedAiortcError(
+            "aiortc internals the SFU relies on are missing: " + ", ".join(missing)
+        )
+    if RTP_HISTORY_SIZE != 128:
+        raise UnsupportedAiortcError(f"unexpected RTP_HISTORY_SIZE {RTP_HISTORY_SIZE}")
+
+
+# --------------------------------------------------------------------------- ICE
+
+
+def restrict_host_addresses(pc: RTCPeerConnection, addresses: Iterable[str]) -> None:
+    """Make every ICE transport of `pc` gather host candidates on `addresses` only.
+
+    aioice asks the interfaces itself and skips 127.0.0.1; the address list is a setting of
+    the deployment (`MediaConfig.host_addresses`). Call before `setLocalDescription`;
+    idempotent, and applies to transports created since the last call.
+    """
+    wanted = list(addresses)
+    for transceiver in pc.getTransceivers():
+        connection = transceiver.receiver.transport.transport.iceGatherer._connection
+        if getattr(connection, "_telessaude_addresses", None) == wanted:
+            continue
+        original = type(connection).get_component_candidates
+
+        async def gather(
+            component: int,
+            addresses: list[str],
+            timeout: int = 5,  # noqa: ASYNC109 (aioice's signature)
+            *,
+            _connection: Any = connection,
+            _original: Any = original,
+        ) -> Any:
+            return await _original(_connection, component, wanted, timeout)
+
+        connection.get_component_candidates = gather  # type: ignore[method-assign]
+        connection._telessaude_addresses = wanted  # type: ignore[attr-defined]
+
+
+# --------------------------------------------------------------------------- negotiated params
+
+
+def negotiated_payload_types(transceiver: RTCRtpTransceiver) -> tuple[int, int | None]:
+    """(media PT, RTX PT or None) this transceiver negotiated; PTs differ between peers."""
+    codecs = transceiver._codecs
+    media = codecs[0]
+    assert media.payloadType is not None
+    rtx = next(
+        (
+            c.payloadType
+            for c in codecs
+            if is_rtx(c) and c.parameters.get("apt") == media.payloadType
+        ),
+        None,
+    )
+    return media.payloadType, rtx
+
+
+def negotiated_codec_names(transceiver: RTCRtpTransceiver) -> list[str]:
+    return [c.mimeType for c in transceiver._codecs]
+
+
+def negotiated_header_extensions(transceiver: RTCRtpTransceiver) -> dict[str, int]:
+    """URI -> id of the RTP header extensions negotiated on this m-line."""
+    return {x.uri: x.id for x in transceiver._headerExtensions}
+
+
+# --------------------------------------------------------------------------- ingest
+
+
+RtpCallback = Callable[[RtpPacket], None]
+
+
+class ReceiverTap:
+    """Lean replacement for one `RTCRtpReceiver._handle_rtp_packet`.
+
+    Keeps what the publisher needs from us (RR statistics, NACKs, REMB for its bandwidth
+    estimate) and hands every media packet, RTX already unwrapped, to `on_packet`. The
+    decoder thread that `receive()` starts never gets any work.
+    """
+
+    def __init__(self, receiver: RTCRtpReceiver, on_packet: RtpCallback) -> None:
+        self.receiver = receiver
+        self._on_packet = on_packet
+        self._codecs = receiver._RTCRtpReceiver__codecs  # type: ignore[attr-defined]
+        self._rtx_ssrc = receiver._RTCRtpReceiver__rtx_ssrc  # type: ignore[attr-defined]
+        self._streams: dict[int, StreamStatistics] = receiver._RTCRtpReceiver__remote_streams  # type: ignore[attr-defined]
+        self._nack = receiver._RTCRtpReceiver__nack_generator  # type: ignore[attr-defined]
+        self._estimator = receiver._RTCRtpReceiver__remote_bitrate_estimator  # type: ignore[attr-defined]
+        self._active = receiver._RTCRtpReceiver__active_ssrc  # type: ignore[attr-defined]
+        self.media_ssrc: int | None = None
+        self.codec_name: str | None = None
+        self.clock_rate = 90000
+        self.packets = 0
+        self.nacks_sent = 0
+        self.remb_bps: int | None = None
+        # the transport looks the handler up on the instance at call time
+        receiver._handle_rtp_packet = self._handle_rtp_packet  # type: ignore[method-assign]
+
+    async def _handle_rtp_packet(self, packet: RtpPacket, arrival_time_ms: int) -> None:
+        receiver = self.receiver
+        if not receiver._enabled:
+            return
+        try:
+            estimator = self._estimator
+            if estimator is not None and packet.extensions.abs_send_time is not None:
+                remb = estimator.add(
+                    abs_send_time=packet.extensions.abs_send_time,
+                    arrival_time_ms=arrival_time_ms,
+                    payload_size=len(packet.payload) + packet.padding_size,
+                    ssrc=packet.ssrc,
+                )
+                rtcp_ssrc = receiver._RTCRtpReceiver__rtcp_ssrc  # type: ignore[attr-defined]
+                if remb is not None and rtcp_ssrc is not None:
+                    self.remb_bps = remb[0]
+                    await receiver._send_rtcp(
+                        RtcpPsfbPacket(
+                            fmt=RTCP_PSFB_APP,
+                            ssrc=rtcp_ssrc,
+                            media_ssrc=0,
+                            fci=pack_remb_fci(*remb),
+                        )
+                    )
+            codec = self._codecs.get(packet.payload_type)
+            if codec is None:
+                return
+            stats = self._streams.get(packet.ssrc)
+            if stats is None:
+                stats = self._streams[packet.ssrc] = StreamStatistics(codec.clockRate)
+                self._active[packet.ssrc] = aiortc.clock.current_datetime()
+            stats.add(packet)
+            if is_rtx(codec):
+                original_ssrc = self._rtx_ssrc.get(packet.ssrc)
+                apt = codec.parameters.get("apt")
+                if original_ssrc is None or len(packet.payload) < 2 or apt not in self._codecs:
+                    return
+                packet = unwrap_rtx(packet, payload_type=apt, ssrc=original_ssrc)
+                codec = self._codecs[apt]
+            else:
+                self.media_ssrc = packet.ssrc
+            nack = self._nack
+            if nack is not None and nack.add(packet):
+                self.nacks_sent += 1
+                await receiver._send_rtcp_nack(packet.ssrc, sorted(nack.missing))
+            self.codec_name = codec.name
+            self.clock_rate = codec.clockRate
+            self.packets += 1
+            self._on_packet(packet)
+        except Exception:
+            # never let a bad packet kill the DTLS transport's receive task
+            logger.exception("ReceiverTap(%s) dropped a packet it could not handle", id(self))
+
+    def request_keyframe(self) -> bool:
+        """Send a PLI for the media SSRC (rate limiting is the caller's job)."""
+        ssrc = self.media_ssrc
+        if ssrc is None:
+            return False
+        task = asyncio.ensure_future(self.receiver._send_rtcp_pli(ssrc))
+        _pending.add(task)
+        task.add_done_callback(_pending.discard)
+        return True
+
+    def packets_lost(self) -> int:
+        return sum(max(s.packets_lost, 0) for s in self._streams.values())
+
+
+# --------------------------------------------------------------------------- egress
+
+
+class _HistoryPacket(RtpPacket):
+    """A forwarded packet kept for retransmission; parsed only if a NACK asks for it.
+
+    The stock `RTCRtpSender._retransmit` reads `sequence_number` first, then (through
+    `wrap_rtx` or `serialize`) the rest, which `__getattr__` materialises on demand.
+    """
+
+    def __init__(self, sequence_number: int, data: bytes, tap: SenderTap) -> None:
+        # deliberately not calling RtpPacket.__init__: this object is created per packet
+        self.sequence_number = sequence_number
+        self._raw = data
+        self._tap = tap
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        parsed = RtpPacket.parse(self._raw, self._tap.extensions_map)
+        self.__dict__.update(parsed.__dict__)
+        return self.__dict__[name]
+
+
+class SenderTap:
+    """Writes serialised RTP into one `RTCRtpSender` as if its own `_run_rtp` had sent it.
+
+    The sender's track never produces anything, so the stock RTP loop idles while its RTCP
+    loop (SR, RR handling, NACK -> RTX) keeps working on what `write` records.
+    """
+
+    __slots__ = (
+        "_addr",
+        "_dtls",
+        "_history",
+        "_nominated",
+        "_pair",
+        "_protect",
+        "_sendto",
+        "extensions_map",
+        "keyframe_requests",
+        "nacks",
+        "octets",
+        "packets",
+        "sender",
+        "transceiver",
+    )
+
+    def __init__(self, transceiver: RTCRtpTransceiver) -> None:
+        self.transceiver = transceiver
+        self.sender = transceiver.sender
+        self._history: dict[int, RtpPacket] = self.sender._RTCRtpSender__rtp_history  # type: ignore[attr-defined]
+        self.extensions_map = self.sender._RTCRtpSender__rtp_header_extensions_map  # type: ignore[attr-defined]
+        self._dtls: RTCDtlsTransport | None = None
+        self._protect: Callable[[bytes], bytes] | None = None
+        self._nominated: dict[int, Any] = {}
+        self._pair: Any = None
+        self._sendto: Callable[[bytes, Any], None] | None = None
+        self._addr: Any = None
+        self.packets = 0
+        self.octets = 0
+        self.nacks = 0
+        self.keyframe_requests = 0
+
+    @property
+    def ssrc(self) -> int:
+        return self.sender._ssrc
+
+    def on_keyframe_request(self, callback: Callable[[], None]) -> None:
+        """Route PLI/FIR received on this leg to `callback` (the stock one only flags an
+        encoder, which a forwarded stream does not have)."""
+
+        def request() -> None:
+            self.keyframe_requests += 1
+            callback()
+
+        self.sender._send_keyframe = request  # type: ignore[method-assign]
+        retransmit = self.sender._retransmit
+
+        async def counting_retransmit(sequence_number: int) -> None:
+            self.nacks += 1
+            await retransmit(sequence_number)
+
+        self.sender._retransmit = counting_retransmit  # type: ignore[method-assign]
+
+    def ready(self) -> bool:
+        """True once the sender was started by negotiation and its DTLS is connected."""
+        if self._protect is not None:
+            return self._dtls is not None and self._dtls._state is _CONNECTED
+        sender = self.sender
+        if not sender._RTCRtpSender__started:  # type: ignore[attr-defined]
+            return False
+        dtls = sender.transport
+        if dtls._state is not _CONNECTED or dtls._tx_srtp is None:
+            return False
+        self._dtls = dtls
+        self._protect = dtls._tx_srtp.protect
+        self._nominated = dtls.transport._connection._nominated
+        return True
+
+    def write(self, data: bytes, sequence_number: int, timestamp: int, ntp: int, size: int) -> None:
+        """Send one plaintext RTP packet (already rewritten for this leg). Hot path."""
+        dtls = self._dtls
+        if dtls is None or dtls._state is not _CONNECTED:
+            return
+        pair = self._nominated.get(1)
+        if pair is not self._pair:
+            if pair is None:
+                return
+            self._pair = pair
+            self._sendto = pair.protocol.transport.sendto
+            self._addr = pair.remote_addr
+        self._history[sequence_number % RTP_HISTORY_SIZE] = _HistoryPacket(
+            sequence_number, data, self
+        )
+        self._sendto(self._protect(data), self._addr)  # type: ignore[misc]
+        sender = self.sender
+        sender._RTCRtpSender__ntp_timestamp = ntp  # type: ignore[attr-defined]
+        sender._RTCRtpSender__rtp_timestamp = timestamp  # type: ignore[attr-defined]
+        sender._RTCRtpSender__octet_count += size  # type: ignore[attr-defined]
+        sender._RTCRtpSender__packet_count += 1  # type: ignore[attr-defined]
+        self.packets += 1
+        self.octets += size
+
+    def rtt(self) -> float | None:
+        rtt: float | None = self.sender._RTCRtpSender__rtt  # type: ignore[attr-defined]
+        return rtt
+
+
+def ntp_now() -> int:
+    """64-bit NTP timestamp from `time.time()` (aiortc's clock goes through datetime)."""
+    t = time.time()
+    seconds = int(t)
+    return ((seconds + _NTP_EPOCH_OFFSET) << 32) | int((t - seconds) * 4294967296.0)
+
+
+def route_keyframe_requests(sender: RTCRtpSender, callback: Callable[[], None]) -> None:
+    """PLI/FIR arriving at `sender` call `callback` (used by pre-encoded test publishers)."""
+    sender._send_keyframe = callback  # type: ignore[method-assign]
+
+
+def install_rtp_handler(
+    receiver: RTCRtpReceiver, handler: Callable[[RtpPacket, int], Coroutine[Any, Any, None]]
+) -> None:
+    """Replace `receiver`'s RTP handling entirely (test clients count packets this way)."""
+    receiver._handle_rtp_packet = handler  # type: ignore[method-assign,assignment]
+
+
+def sender_started(sender: RTCRtpSender) -> bool:
+    started: bool = sender._RTCRtpSender__started  # type: ignore[attr-defined]
+    return started

@@ -1,0 +1,149 @@
+"""A published track: RTP arriving from one participant, forwarded to its subscriptions."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from aiortc import RTCRtpReceiver
+from aiortc.rtp import RtpPacket
+
+from ._aiortc import ReceiverTap, ntp_now
+from .codecs import starts_keyframe
+from .ids import CloseReason, ParticipantId, TrackKind, TrackSource
+from .observer import TrackInfo
+from .subscription import Subscription
+
+logger = logging.getLogger(__name__)
+
+
+class Publication:
+    """Media coming in from one participant's publish slot (mediasoup's Producer).
+
+    Its receiver never depacketizes or decodes: each RTP packet is rewritten per
+    subscription and sent. A subscription starts at a keyframe; while one waits, the
+    publisher is asked for one with PLIs, at most one per `pli_min_interval_s`.
+    """
+
+    def __init__(
+        self,
+        publisher_id: ParticipantId,
+        source: TrackSource,
+        mid: str,
+        receiver: RTCRtpReceiver,
+        codec_name: str,
+        pli_min_interval_s: float,
+    ) -> None:
+        self.publisher_id = publisher_id
+        self.source = source
+        self.kind: TrackKind = source.kind
+        self.mid = mid
+        self.codec_name = codec_name
+        self.muted = False
+        self.closed = False
+        self.subscriptions: tuple[Subscription, ...] = ()
+        self._pli_min_interval_s = pli_min_interval_s
+        self._last_pli = -1e9
+        self.plis_sent = 0
+        self.forwarded_packets = 0
+        # the last packet handed to subscriptions, for continuity when a leg pauses
+        self.last_seq = 0
+        self.last_ts = 0
+        self.last_wall = time.monotonic()
+        self.tap = ReceiverTap(receiver, self._on_packet)
+
+    @property
+    def info(self) -> TrackInfo:
+        return TrackInfo(self.publisher_id, self.source, self.kind, self.mid, self.muted)
+
+    def __repr__(self) -> str:
+        return f"Publication({self.publisher_id!r}, {self.source}, mid={self.mid})"
+
+    # ------------------------------------------------------------------ subscriptions
+
+    def subscribe(self, subscription: Subscription) -> None:
+        subscription.attach(self)
+
+    def _add(self, subscription: Subscription) -> None:
+        if subscription not in self.subscriptions:
+            self.subscriptions = (*self.subscriptions, subscription)
+        if self.kind is TrackKind.VIDEO:
+            self.request_keyframe()
+
+    def _remove(self, subscription: Subscription) -> None:
+        self.subscriptions = tuple(s for s in self.subscriptions if s is not subscription)
+
+    def set_muted(self, muted: bool) -> None:
+        """A muted publication forwards nothing; unmuting restarts every leg at a keyframe."""
+        if muted == self.muted:
+            return
+        self.muted = muted
+        for subscription in self.subscriptions:
+            subscription.pause()
+        if not muted and self.kind is TrackKind.VIDEO:
+            self.request_keyframe()
+
+    def request_keyframe(self) -> None:
+        now = time.monotonic()
+        if now - self._last_pli < self._pli_min_interval_s:
+            return
+        if self.tap.request_keyframe():
+            self._last_pli = now
+            self.plis_sent += 1
+
+    def close(self, reason: CloseReason) -> None:
+        """Vacate every subscription (they keep their labels for a reconnecting publisher)."""
+        if self.closed:
+            return
+        self.closed = True
+        for subscription in self.subscriptions:
+            subscription.detach()
+        self.subscriptions = ()
+        logger.debug("%r closed (%s)", self, reason)
+
+    # ------------------------------------------------------------------ forwarding
+
+    def _on_packet(self, packet: RtpPacket) -> None:
+        """Fan one received packet out to every subscription. The hot path."""
+        if self.muted or self.closed:
+            return
+        subscriptions = self.subscriptions
+        if not subscriptions:
+            return
+        sequence_number = packet.sequence_number
+        timestamp = packet.timestamp
+        payload = packet.payload
+        marker = 0x80 if packet.marker else 0
+        audio_level = packet.extensions.audio_level
+        level = (
+            None
+            if audio_level is None
+            else bytes(((0x80 if audio_level[0] else 0) | (audio_level[1] & 0x7F),))
+        )
+        ntp = ntp_now()
+        abs_send_time = ((ntp >> 14) & 0xFFFFFF).to_bytes(3, "big")
+        padding_size = packet.padding_size
+        keyframe: bool | None = None
+        for subscription in subscriptions:
+            if subscription.seq_offset is None:
+                if keyframe is None:
+                    keyframe = starts_keyframe(self.codec_name, payload)
+                if not keyframe:
+                    self.request_keyframe()
+                    continue
+                if not subscription.start(sequence_number, timestamp, self.tap.clock_rate):
+                    continue
+            subscription.send(
+                sequence_number,
+                timestamp,
+                marker,
+                payload,
+                level,
+                ntp,
+                abs_send_time,
+                padding_size,
+            )
+        self.forwarded_packets += 1
+        self.last_seq = sequence_number
+        self.last_ts = timestamp
+        self.last_wall = time.monotonic()
