@@ -3,9 +3,10 @@
 Each package that defines models adds its import here.
 """
 
+from server.chat import models as chat_models
 from server.db import models
 from server.db.base import Base
 
 metadata = Base.metadata
 
-__all__ = ["metadata", "models"]
+__all__ = ["chat_models", "metadata", "models"]
