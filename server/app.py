@@ -8,6 +8,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from server.api import records as records_api
 from server.api.errors import error_middleware
 from server.auth.tokens import TokenService
 from server.db.engine import make_engine, make_sessions
@@ -60,5 +61,6 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_get("/healthz", healthz)
     app.cleanup_ctx.append(database)
     # Feature route tables are registered here, one line each.
+    app.add_routes(records_api.routes)
     _add_web_client(app)
     return app
