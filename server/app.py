@@ -13,6 +13,7 @@ from server.api.errors import error_middleware
 from server.auth.tokens import TokenService
 from server.db.engine import make_engine, make_sessions
 from server.keys import DB_ENGINE, DB_SESSIONS, SETTINGS, TOKENS
+from server.realtime import setup_realtime
 from server.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -60,6 +61,7 @@ def create_app(settings: Settings) -> web.Application:
     )
     app.router.add_get("/healthz", healthz)
     app.cleanup_ctx.append(database)
+    setup_realtime(app)  # Socket.IO + SFU; after the database ctx, which it uses
     # Feature route tables are registered here, one line each.
     app.add_routes(records_api.routes)
     _add_web_client(app)
