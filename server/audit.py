@@ -46,6 +46,8 @@ def record_audit(
     ``caller`` None means the system, or an unauthenticated actor described by
     ``actor_kind``/``actor_id`` (e.g. a failed login: kind ``anonymous``, id the CPF's hash).
     """
+    kind: str
+    actor: str | None
     if caller is not None:
         kind, actor = caller.audit_actor
         if nucleo_id is None:
