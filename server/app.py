@@ -8,6 +8,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from server.api import documents as documents_api
 from server.api import records as records_api
 from server.api.errors import error_middleware
 from server.auth.tokens import TokenService
@@ -64,5 +65,7 @@ def create_app(settings: Settings) -> web.Application:
     setup_realtime(app)  # Socket.IO + SFU; after the database ctx, which it uses
     # Feature route tables are registered here, one line each.
     app.add_routes(records_api.routes)
+    app.add_routes(documents_api.routes)
+    app.cleanup_ctx.append(documents_api.signing_ctx)
     _add_web_client(app)
     return app

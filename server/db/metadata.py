@@ -6,8 +6,9 @@ Each package that defines models adds its import here.
 from server.chat import models as chat_models
 from server.db import models
 from server.db.base import Base
+from server.documents import models as documents_models
 from server.records import models as records_models
 
 metadata = Base.metadata
 
-__all__ = ["chat_models", "metadata", "models", "records_models"]
+__all__ = ["chat_models", "documents_models", "metadata", "models", "records_models"]

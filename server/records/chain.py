@@ -159,10 +159,14 @@ _APPEND_ONLY = (RecordEntry, Consent, ConsentTerm)
 
 
 def guard_append_only(*models: type[Any]) -> None:
-    """Refuse ORM updates and deletes of ``models`` (flushes and bulk statements alike)."""
+    """Refuse updates and deletes of ``models``: in the ORM (flushes and bulk statements
+    alike) and, through triggers created with the table, in the database."""
     for model in models:
         event.listen(model, "before_update", _refuse)
         event.listen(model, "before_delete", _refuse)
+        for dialect in ("sqlite", "postgresql"):
+            for statement in append_only_ddl(model.__tablename__, dialect):
+                event.listen(model.__table__, "after_create", _ddl(statement, dialect))
     guarded.update(models)
 
 
@@ -180,12 +184,10 @@ def _refuse_bulk(state: ORMExecuteState) -> None:
         raise AppendOnlyError(f"{mapper.class_.__name__} rows are append-only")
 
 
-guard_append_only(*_APPEND_ONLY)
-
 # Database triggers, so that a stray UPDATE in a psql/sqlite3 shell is refused too. The
 # tamper-evidence above does not depend on them: they only make tampering need DDL rights.
 # The Alembic migration must run the same statements (``append_only_ddl``, one op.execute each).
-APPEND_ONLY_TABLES = ("consent_term", "consent", "record_entry")
+APPEND_ONLY_TABLES = ("consent_term", "consent", "record_entry", "signed_document")
 
 _PG_FUNCTION = (
     "CREATE OR REPLACE FUNCTION refuse_change_append_only() RETURNS trigger "
@@ -215,7 +217,4 @@ def _ddl(statement: str, dialect: str) -> Any:
     return DDL(statement).execute_if(dialect=dialect)  # type: ignore[no-untyped-call]
 
 
-for _model in _APPEND_ONLY:
-    for _dialect in ("sqlite", "postgresql"):
-        for _statement in append_only_ddl(_model.__tablename__, _dialect):
-            event.listen(_model.__table__, "after_create", _ddl(_statement, _dialect))
+guard_append_only(*_APPEND_ONLY)
