@@ -9,8 +9,10 @@ from pathlib import Path
 from aiohttp import web
 
 from server.api import documents as documents_api
+from server.api import exports as exports_api
 from server.api import records as records_api
 from server.api.errors import error_middleware
+from server.api.foundation import setup_foundation_api
 from server.auth.tokens import TokenService
 from server.db.engine import make_engine, make_sessions
 from server.keys import DB_ENGINE, DB_SESSIONS, SETTINGS, TOKENS
@@ -64,8 +66,10 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(database)
     setup_realtime(app)  # Socket.IO + SFU; after the database ctx, which it uses
     # Feature route tables are registered here, one line each.
+    setup_foundation_api(app)  # auth, registry, consultations, invites, audit, OpenAPI
     app.add_routes(records_api.routes)
     app.add_routes(documents_api.routes)
+    app.add_routes(exports_api.routes)
     app.cleanup_ctx.append(documents_api.signing_ctx)
     _add_web_client(app)
     return app
