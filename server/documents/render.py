@@ -75,7 +75,7 @@ class ReceitaData:
     development: bool = False
 
 
-def _styles() -> dict[str, ParagraphStyle]:
+def styles() -> dict[str, ParagraphStyle]:
     base = getSampleStyleSheet()
     return {
         "title": ParagraphStyle("t", parent=base["Title"], fontSize=16, spaceAfter=6),
@@ -94,7 +94,7 @@ def _styles() -> dict[str, ParagraphStyle]:
     }
 
 
-def _when(moment: datetime) -> str:
+def brasilia_time(moment: datetime) -> str:
     return moment.astimezone(BRASILIA).strftime("%d/%m/%Y às %H:%M (horário de Brasília)")
 
 
@@ -148,7 +148,7 @@ def _build(story: list[object], title: str) -> bytes:
 
 
 def render_atestado(data: AtestadoData) -> bytes:
-    s = _styles()
+    s = styles()
     story: list[object] = []
     if data.development:
         story += [Paragraph(DEV_MARK, s["dev"]), Spacer(1, 4 * mm)]
@@ -157,7 +157,7 @@ def render_atestado(data: AtestadoData) -> bytes:
         f"Atesto, para fins de {escape(data.purpose)}, que o(a) paciente acima identificado(a) "
         f"foi atendido(a) por mim em {escape(data.modality)}"
         + (
-            f" iniciada em {_when(data.consultation_started_at)}"
+            f" iniciada em {brasilia_time(data.consultation_started_at)}"
             if data.consultation_started_at
             else ""
         )
@@ -172,7 +172,7 @@ def render_atestado(data: AtestadoData) -> bytes:
         Spacer(1, 6 * mm),
         Paragraph(text, s["body"]),
         Spacer(1, 6 * mm),
-        Paragraph(f"<b>Emitido em:</b> {_when(data.issued_at)}", s["body"]),
+        Paragraph(f"<b>Emitido em:</b> {brasilia_time(data.issued_at)}", s["body"]),
         Paragraph(f"<b>Duração do afastamento:</b> {dias}", s["body"]),
         Paragraph(f"<b>Finalidade:</b> {escape(data.purpose)}", s["body"]),
         *_signature_block(data.prescriber, s),
@@ -181,7 +181,7 @@ def render_atestado(data: AtestadoData) -> bytes:
 
 
 def render_receita(data: ReceitaData) -> bytes:
-    s = _styles()
+    s = styles()
     story: list[object] = []
     if data.development:
         story += [Paragraph(DEV_MARK, s["dev"]), Spacer(1, 4 * mm)]
@@ -224,7 +224,7 @@ def render_receita(data: ReceitaData) -> bytes:
         ]
     story += [
         Spacer(1, 6 * mm),
-        Paragraph(f"<b>Data:</b> {_when(data.issued_at)}", s["body"]),
+        Paragraph(f"<b>Data:</b> {brasilia_time(data.issued_at)}", s["body"]),
         *_signature_block(data.prescriber, s),
     ]
     return _build(story, "Receita")
