@@ -1,0 +1,6 @@
+import "./styles.css";
+import { registerRoutes } from "./routes";
+import { startRouter } from "./router";
+
+registerRoutes();
+startRouter();

@@ -1,0 +1,36 @@
+// The top navigation: what a logged-in professional can reach; nothing for invitees.
+
+import { currentUser, logout } from "./api";
+import { h, clear } from "./dom";
+import { navigate } from "./router";
+
+export function renderNav(mode: "professional" | "invitee" | "auto" = "auto"): void {
+  const nav = document.getElementById("topnav") as HTMLElement;
+  clear(nav);
+  const user = currentUser();
+  if (mode === "invitee" || !user) return;
+  nav.append(
+    h("a", { href: "/agenda", "data-link": true }, "Agenda"),
+    h("a", { href: "/consultas/nova", "data-link": true }, "Nova consulta"),
+    h("span", { class: "usuario", "aria-label": "Usuário conectado" }, user.name),
+    h(
+      "button",
+      {
+        type: "button",
+        class: "link",
+        onclick: () => {
+          logout();
+          navigate("/login");
+        },
+      },
+      "Sair",
+    ),
+  );
+}
+
+/** Professional-only screens call this first; it sends others to the login. */
+export function requireLogin(): boolean {
+  if (currentUser()) return true;
+  navigate(`/login?voltar=${encodeURIComponent(location.pathname)}`, true);
+  return false;
+}
