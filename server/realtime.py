@@ -76,6 +76,10 @@ CONSENT_CHECK = web.AppKey("consent_check", Any)
 "Optional ConsentCheck override; default server.records.consent.has_consent."
 SESSION_ENTRY_WRITER = web.AppKey("session_entry_writer", Any)
 "Optional SessionEntryWriter override; default server.records.session_record.write_session_entry."
+SIO_CLIENT_MANAGER = web.AppKey("sio_client_manager", object)
+"Optional python-socketio client manager (server.cluster sets the Redis one)."
+NAMESPACE_FACTORY = web.AppKey("namespace_factory", object)
+"Optional: builds the namespace from ConsultationNamespace's arguments (server.cluster join gate)."
 
 MAX_SOCKET_FRAME_BYTES = 256 * 1024
 
@@ -531,6 +535,7 @@ def setup_realtime(app: web.Application) -> None:
     sio = socketio.AsyncServer(
         async_mode="aiohttp",
         max_http_buffer_size=MAX_SOCKET_FRAME_BYTES,
+        client_manager=app.get(SIO_CLIENT_MANAGER),
         logger=False,
         engineio_logger=False,
     )
@@ -544,7 +549,10 @@ def setup_realtime(app: web.Application) -> None:
         writer = cast(
             SessionEntryWriter, app.get(SESSION_ENTRY_WRITER) or _default_session_entry_writer()
         )
-        namespace = ConsultationNamespace(
+        factory = cast(
+            type[ConsultationNamespace], app.get(NAMESPACE_FACTORY) or ConsultationNamespace
+        )
+        namespace = factory(
             media_config(settings),
             DbAdmission(sessions, app[TOKENS], settings, has_consent),
             DbSessionLog(sessions, writer),

@@ -1,0 +1,83 @@
+"""setup_cluster(app): placement, the Socket.IO Redis manager and draining, wired into the app.
+
+Call it before `setup_realtime(app)`: it sets the two app keys that function reads
+(`SIO_CLIENT_MANAGER`, `NAMESPACE_FACTORY`). Without ``TELESSAUDE_REDIS_URL`` the process is
+alone: LocalPlacement, python-socketio's in-memory manager, no Redis connection at all.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import AsyncIterator
+
+import redis.asyncio as aioredis
+import socketio
+from aiohttp import web
+
+from server.keys import SETTINGS, SIO
+from server.realtime import NAMESPACE_FACTORY, REALTIME, SIO_CLIENT_MANAGER
+
+from .drain import drain
+from .gate import ClusteredNamespace
+from .node import NodeInfo
+from .placement import LocalPlacement, Placement, RedisPlacement
+from .settings import ClusterSettings
+
+logger = logging.getLogger(__name__)
+
+CLUSTER_SETTINGS = web.AppKey("cluster_settings", ClusterSettings)
+"Optional: set before setup_cluster to override the environment (tests)."
+PLACEMENT = web.AppKey("placement", Placement)
+
+
+def setup_cluster(app: web.Application) -> Placement:
+    settings = app[SETTINGS]
+    cluster = app.get(CLUSTER_SETTINGS) or ClusterSettings()
+    url = (cluster.node_url or settings.effective_public_url).rstrip("/")
+    placement: Placement
+    redis: aioredis.Redis | None = None
+    if settings.redis_url:
+        redis = aioredis.Redis.from_url(settings.redis_url, decode_responses=True)
+        placement = RedisPlacement(
+            redis,
+            cluster,
+            url,
+            hosted=lambda: _hosted_rooms(app),
+            forwarded_packets=lambda: _forwarded_packets(app),
+        )
+        manager: object = socketio.AsyncRedisManager(
+            settings.redis_url, channel=f"{cluster.redis_prefix}:socketio"
+        )
+        app[SIO_CLIENT_MANAGER] = manager
+    else:
+        placement = LocalPlacement(NodeInfo(cluster.node_id, url, is_self=True))
+    app[PLACEMENT] = placement
+    app[NAMESPACE_FACTORY] = functools.partial(ClusteredNamespace, placement)
+
+    async def membership(app: web.Application) -> AsyncIterator[None]:
+        if isinstance(placement, RedisPlacement):
+            await placement.start()
+            logger.info("cluster: node %s joined at %s", cluster.node_id, url)
+        yield
+        if isinstance(placement, RedisPlacement):
+            await placement.stop()
+        if redis is not None:
+            await redis.aclose()
+
+    async def on_shutdown(app: web.Application) -> None:
+        await drain(app[SIO], app.get(REALTIME), placement, cluster.drain_timeout_s)
+
+    app.cleanup_ctx.append(membership)
+    app.on_shutdown.append(on_shutdown)
+    return placement
+
+
+def _hosted_rooms(app: web.Application) -> list[str]:
+    namespace = app.get(REALTIME)
+    return [] if namespace is None else [str(room) for room in namespace.rooms.rooms]
+
+
+def _forwarded_packets(app: web.Application) -> int:
+    namespace = app.get(REALTIME)
+    return 0 if namespace is None else namespace.rooms.stats()["total"].forwarded_packets
