@@ -16,9 +16,9 @@ from server.api.records import (
     authorize_patient,
     client_ip,
     record_errors,
-    require_caller,
 )
 from server.api.validation import parse_body, path_uuid
+from server.auth.caller import require_caller
 from server.auth.tokens import CallerKind
 from server.documents.certificates import (
     SigningConfigError,

@@ -16,9 +16,9 @@ from server.api.records import (
     authorize_consultation,
     authorize_patient,
     client_ip,
-    require_caller,
 )
 from server.api.validation import path_uuid
+from server.auth.caller import require_caller
 from server.db.base import utcnow
 from server.db.models import Consultation, Patient
 from server.documents.record_copy import render_record_copy

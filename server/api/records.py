@@ -18,12 +18,14 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.api.errors import ApiError, forbidden, not_found, unauthorized
+from server.api.errors import ApiError, forbidden, not_found
 from server.api.json import json_response
 from server.api.validation import invalid_payload, parse_body, path_uuid
-from server.auth.tokens import Caller, CallerKind, InvalidTokenError
+from server.audit import request_ip
+from server.auth.caller import require_caller
+from server.auth.tokens import Caller, CallerKind
 from server.db.models import Consultation, Modality, Professional
-from server.keys import DB_SESSIONS, TOKENS
+from server.keys import DB_SESSIONS
 from server.records.access import audit, can_read_consultation, can_read_patient
 from server.records.chain import verify_chain
 from server.records.consent import ConsentRequest, current_consent, current_term, record_consent
@@ -47,20 +49,8 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 # -- request plumbing shared by the records, documents and export modules ------------------
 
 
-def require_caller(request: web.Request) -> Caller:
-    """The verified caller of a request (Bearer access token), or 401."""
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token:
-        raise unauthorized()
-    try:
-        return request.app[TOKENS].verify_access(token.strip())
-    except InvalidTokenError as exc:
-        raise unauthorized("Sessão expirada ou inválida. Entre novamente.") from exc
-
-
 def client_ip(request: web.Request) -> str | None:
-    return request.remote
+    return request_ip(request)
 
 
 def record_errors(handler: Handler) -> Handler:
@@ -419,7 +409,7 @@ async def get_record_verification(request: web.Request) -> web.Response:
             resource_id=patient_id,
             patient_id=patient_id,
             ip=client_ip(request),
-            outcome="success" if report.intact else "integrity_failure",
+            outcome="success" if report.intact else "tampered",
         )
     broken = report.first_broken
     return json_response(

@@ -14,8 +14,9 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from server.audit import record_audit
 from server.auth.tokens import Caller, CallerKind
-from server.db.models import AuditEvent, Consultation, ConsultationParticipant
+from server.db.models import Consultation, ConsultationParticipant
 
 
 async def can_read_patient(db: AsyncSession, caller: Caller, patient_id: uuid.UUID) -> bool:
@@ -72,19 +73,14 @@ def audit(
 
     ``detail`` is a short non-clinical note (an endpoint, a reason for refusal), never content.
     """
-    kind, actor = caller.audit_actor if caller else ("system", None)
-    db.add(
-        AuditEvent(
-            actor_kind=kind,
-            actor_id=actor,
-            action=action,
-            resource_type=resource_type,
-            resource_id=str(resource_id) if resource_id is not None else None,
-            patient_id=patient_id,
-            consultation_id=consultation_id,
-            nucleo_id=caller.nucleo_id if caller else None,
-            ip=ip,
-            outcome=outcome,
-            detail=detail[:400] if detail else None,
-        )
-    )
+    record_audit(
+        db,
+        caller,
+        action,
+        resource_type,
+        resource_id,
+        patient_id=patient_id,
+        consultation_id=consultation_id,
+        outcome=outcome,
+        detail=detail,
+    ).ip = ip

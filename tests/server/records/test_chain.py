@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server.records.chain import GENESIS_HASH, AppendOnlyError, append_entry, verify_chain
 from server.records.models import EntryKind, RecordEntry
+from server.records.verify import verify_chains
 from tests.server.records.world import World
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -126,3 +127,22 @@ async def test_the_orm_refuses_to_change_or_delete_an_entry(
             await db.execute(update(RecordEntry).values(author_id="x"))
     async with sessions() as db:
         assert len((await db.scalars(select(RecordEntry))).all()) == 3
+
+
+async def test_the_verify_command_names_the_broken_link_and_fails(
+    sessions: Sessions, world: World, db_url: str
+) -> None:
+    entries = await _three_entries(sessions, world)
+    lines: list[str] = []
+    assert await verify_chains(db_url, out=lines.append) == 0
+    assert lines[-1] == "1 chain(s) checked, 0 broken"
+    async with sessions.begin() as db:
+        await _drop_triggers(db)
+        sqlite = db.bind.dialect.name == "sqlite"
+        await db.execute(
+            text("UPDATE record_entry SET payload = '{}' WHERE id = :id"),
+            {"id": entries[2].id.hex if sqlite else entries[2].id},
+        )
+    lines.clear()
+    assert await verify_chains(db_url, out=lines.append) == 1
+    assert f"seq=3 entry={entries[2].id} reason=hash_mismatch" in lines[0]
