@@ -7,11 +7,21 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from server.api import auth, openapi
+from server.api import (
+    audit,
+    auth,
+    consultations,
+    invites,
+    nucleos,
+    openapi,
+    patients,
+    pontos,
+    professionals,
+)
 from server.auth.login import LOGIN_LIMITER, RateLimiter
 from server.keys import SETTINGS
 
-MODULES = (auth, openapi)
+MODULES = (auth, nucleos, pontos, professionals, patients, consultations, invites, audit, openapi)
 
 
 def setup_foundation_api(app: web.Application) -> None:
