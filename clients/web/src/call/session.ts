@@ -107,6 +107,7 @@ export class CallSession {
     });
     this.bindSocket();
     this.statsTimer = window.setInterval(() => void this.pollStats(), 1000);
+    testState.sampleStats = () => this.sampleInbound();
   }
 
   on<K extends keyof Events>(event: K, fn: (v: Events[K]) => void): void {

@@ -1,7 +1,7 @@
 // The professional's way into the room: /consultas/:id/sala.
 
-import { api, freshAccessToken, ApiError } from "../api";
-import { h, showScreen, mainEl, errorBox } from "../dom";
+import { api, freshAccessToken } from "../api";
+import { h, mainEl } from "../dom";
 import { modalityLabel } from "../labels";
 import { navigate } from "../router";
 import { renderNav, requireLogin } from "../nav";
@@ -15,16 +15,9 @@ export async function professionalRoomScreen(params: Record<string, string>): Pr
   renderNav();
   setScreen("sala-profissional");
   const id = params.id;
-  let c: ConsultationDetail | null = null;
-  try {
-    c = await api<ConsultationDetail>(`/api/consultations/${id}`);
-  } catch (err) {
-    if (err instanceof ApiError && (err.status === 404 || err.status === 403)) {
-      showScreen("Consulta", h("h1", {}, "Consulta"), errorBox(err.message));
-      return;
-    }
-    // Anything else (API still starting, network blip): the socket join will tell.
-  }
+  // Only for the heading: whether this professional may join is the socket join's answer
+  // (consultation_not_found, not_a_participant, consultation_closed), shown by the room.
+  const c = await api<ConsultationDetail>(`/api/consultations/${id}`).catch(() => null);
   const opts: RoomOptions = {
     consultationId: id,
     heading: c ? `${c.title || modalityLabel(c.modality)}` : "Consulta",
