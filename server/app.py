@@ -8,6 +8,8 @@ from pathlib import Path
 
 from aiohttp import web
 
+from server.api import attachments as attachments_api
+from server.api import cases as cases_api
 from server.api import documents as documents_api
 from server.api import exports as exports_api
 from server.api import records as records_api
@@ -72,6 +74,8 @@ def create_app(settings: Settings) -> web.Application:
     app.add_routes(records_api.routes)
     app.add_routes(documents_api.routes)
     app.add_routes(exports_api.routes)
+    cases_api.setup_cases(app)  # async teleconsultoria: cases, SLA sweep, /cases namespace
+    app.add_routes(attachments_api.routes)
     app.cleanup_ctx.append(documents_api.signing_ctx)
     _add_web_client(app)
     return app

@@ -1,0 +1,1 @@
+"""Files attached to asynchronous cases: content-sniffed, size-capped, stored by content hash."""

@@ -1,0 +1,1 @@
+"""Asynchronous teleconsultoria: cases, SLA queues, transitions, notifications, case chat."""

@@ -1,0 +1,129 @@
+"""Case chat on top of the shared durable chat store (server.chat), with case rules and audit.
+
+One implementation for both transports (REST and the ``/cases`` Socket.IO namespace): the
+caller opens the transaction, calls ``send``/``read_history``/``read_up_to``, commits, and only
+then acknowledges and broadcasts.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server import chat as chat_store
+from server.attachments.models import Attachment
+from server.audit import record_audit
+from server.auth.tokens import Caller
+from server.cases.access import can_view_case
+from server.cases.models import FINAL_STATUSES, Case
+from server.cases.service import CaseError
+from server.chat import ChatAuthor, ChatMessage, InvalidChatMessageError
+
+
+def author_of(caller: Caller, display_name: str) -> ChatAuthor:
+    return ChatAuthor("professional", str(caller.subject_id), display_name)
+
+
+def message_json(message: ChatMessage) -> dict[str, Any]:
+    return {
+        "id": message.id,
+        "client_msg_id": message.client_msg_id,
+        "author": {
+            "kind": message.author_kind,
+            "id": message.author_id,
+            "name": message.author_name,
+        },
+        "text": message.text,
+        "attachment_id": message.attachment_id,
+        "created_at": message.created_at.isoformat(),
+    }
+
+
+async def load_case(db: AsyncSession, caller: Caller, case_id: uuid.UUID) -> Case:
+    """The case if the caller takes part in it; 404 otherwise (its existence is not revealed)."""
+    case = await db.get(Case, case_id)
+    if case is None or not can_view_case(caller, case):
+        raise CaseError(404, "not_found", "Caso não encontrado.")
+    return case
+
+
+async def send(
+    db: AsyncSession,
+    caller: Caller,
+    author_name: str,
+    case_id: uuid.UUID,
+    client_msg_id: str,
+    text: str,
+    attachment_id: uuid.UUID | None,
+    ip: str | None = None,
+) -> tuple[Case, ChatMessage, bool]:
+    case = await load_case(db, caller, case_id)
+    if case.status in FINAL_STATUSES:
+        raise CaseError(409, "case_closed", "O caso está encerrado: não aceita novas mensagens.")
+    if attachment_id is not None:
+        attachment = await db.get(Attachment, attachment_id)
+        if attachment is None or attachment.case_id != case.id:
+            raise CaseError(422, "attachment_invalid", "O anexo não pertence a este caso.")
+    try:
+        message, created = await chat_store.append(
+            db,
+            chat_store.case_channel(case.id),
+            author_of(caller, author_name),
+            client_msg_id,
+            text,
+            None if attachment_id is None else str(attachment_id),
+        )
+    except InvalidChatMessageError as exc:
+        raise CaseError(422, exc.code, str(exc)) from exc
+    if created:
+        _audit(db, caller, "create", message.id, case, ip)
+    return case, message, created
+
+
+async def read_history(
+    db: AsyncSession,
+    caller: Caller,
+    case_id: uuid.UUID,
+    after_id: int | None,
+    limit: int,
+    ip: str | None = None,
+) -> tuple[Case, Sequence[ChatMessage]]:
+    case = await load_case(db, caller, case_id)
+    messages = await chat_store.history(db, chat_store.case_channel(case.id), after_id, limit)
+    _audit(db, caller, "read", None, case, ip)
+    return case, messages
+
+
+async def read_up_to(
+    db: AsyncSession, caller: Caller, author_name: str, case_id: uuid.UUID, last_id: int
+) -> tuple[Case, int]:
+    case = await load_case(db, caller, case_id)
+    position = await chat_store.mark_read(
+        db, chat_store.case_channel(case.id), author_of(caller, author_name), last_id
+    )
+    return case, position
+
+
+def _audit(
+    db: AsyncSession,
+    caller: Caller,
+    action: str,
+    message_id: int | None,
+    case: Case,
+    ip: str | None,
+) -> None:
+    event = record_audit(
+        db,
+        caller,
+        action,
+        "case_message",
+        message_id if message_id is not None else case.id,
+        patient_id=case.patient_id,
+        consultation_id=case.consultation_id,
+        nucleo_id=case.nucleo_id,
+        detail=f"case {case.id}",
+    )
+    event.ip = ip

@@ -1,0 +1,1 @@
+"""Gestor reports: production (art. 457) and the Núcleo's annual activity report (art. 454-A)."""
