@@ -453,3 +453,27 @@ def install_rtp_handler(
 def sender_started(sender: RTCRtpSender) -> bool:
     started: bool = sender._RTCRtpSender__started  # type: ignore[attr-defined]
     return started
+
+
+def observe_outgoing_rtp(
+    dtls_transport: RTCDtlsTransport, callback: Callable[[bytes], None]
+) -> None:
+    """Call `callback` with every plaintext RTP/RTCP datagram before SRTP (test publishers)."""
+    send = dtls_transport._send_rtp
+
+    async def observed(data: bytes) -> None:
+        callback(data)
+        await send(data)
+
+    dtls_transport._send_rtp = observed  # type: ignore[method-assign]
+
+
+def drop_incoming_rtp(receiver: RTCRtpReceiver, should_drop: Callable[[RtpPacket], bool]) -> None:
+    """Drop packets before `receiver` handles them (simulated loss on one leg)."""
+    handle = receiver._handle_rtp_packet
+
+    async def lossy(packet: RtpPacket, arrival_time_ms: int) -> None:
+        if not should_drop(packet):
+            await handle(packet, arrival_time_ms)
+
+    receiver._handle_rtp_packet = lossy  # type: ignore[method-assign]
