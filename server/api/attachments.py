@@ -10,6 +10,7 @@ import re
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
+from urllib.parse import unquote
 
 from aiohttp import BodyPartReader, web
 
@@ -41,7 +42,8 @@ _UNSAFE_NAME = re.compile(r"[^\w.\- ]+", re.ASCII)
 
 def safe_filename(name: str | None, content_type: str) -> str:
     """A display name: no path, no control or quote characters; extension from the content."""
-    base = (name or "anexo").replace("\\", "/").rsplit("/", 1)[-1]
+    # Some clients (aiohttp among them) percent-encode the multipart filename.
+    base = unquote(name or "anexo").replace("\\", "/").rsplit("/", 1)[-1]
     stem = _UNSAFE_NAME.sub("_", base.rsplit(".", 1)[0]).strip(" ._")[:150] or "anexo"
     return f"{stem}.{EXTENSIONS[content_type]}"
 

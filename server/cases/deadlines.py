@@ -13,7 +13,7 @@ duration: a daylight-saving change in the local zone (Brazil had DST until 2019)
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 MAX_TOTAL_HOURS = 72
@@ -60,17 +60,23 @@ def _aware(moment: datetime) -> datetime:
     return moment
 
 
+def _utc(moment: datetime) -> datetime:
+    # Python adds timedeltas to aware datetimes in *wall-clock* time of their own zone;
+    # converting to UTC first makes "+24 h" mean 24 elapsed hours across a DST change.
+    return _aware(moment).astimezone(UTC)
+
+
 def regulation_due(received_at: datetime, deadlines: Deadlines) -> datetime:
-    return _aware(received_at) + timedelta(hours=deadlines.regulation_hours)
+    return _utc(received_at) + timedelta(hours=deadlines.regulation_hours)
 
 
 def answer_due(received_at: datetime, deadlines: Deadlines) -> datetime:
     """Receipt + regulation + specialist hours: by construction never past the 72 h ceiling."""
-    return _aware(received_at) + timedelta(hours=deadlines.total_hours)
+    return _utc(received_at) + timedelta(hours=deadlines.total_hours)
 
 
 def legal_limit(received_at: datetime) -> datetime:
-    return _aware(received_at) + timedelta(hours=MAX_TOTAL_HOURS)
+    return _utc(received_at) + timedelta(hours=MAX_TOTAL_HOURS)
 
 
 def is_overdue(due_at: datetime, now: datetime) -> bool:
