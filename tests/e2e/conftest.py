@@ -4,6 +4,7 @@ one Chromium per test, one context per participant, screenshots on failure."""
 from __future__ import annotations
 
 import re
+import socket
 import subprocess
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -45,13 +46,17 @@ class LiveServer:
 @pytest.fixture
 async def live_server(sqlite_url: str, tmp_path: Path) -> AsyncIterator[LiveServer]:
     """The real app (HTTP, Socket.IO, SFU) on a free loopback port, in the test's event loop."""
-    app = create_app(make_settings(sqlite_url, tmp_path))
+    # Bound before the app exists, so the app knows its public URL (it goes into invite links).
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    app = create_app(make_settings(sqlite_url, tmp_path, public_url=url, port=port))
     runner = web.AppRunner(app)
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
+    site = web.SockSite(runner, sock)
     await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    yield LiveServer(url=f"http://127.0.0.1:{port}", app=app)
+    yield LiveServer(url=url, app=app)
     await runner.cleanup()
 
 

@@ -29,3 +29,36 @@ async def enter_room_as_professional(person: Person, consultation_id: str) -> di
     await person.page.goto(f"/consultas/{consultation_id}/sala")
     await pass_device_check(person)
     return await wait_state(person, "joined", lambda s: s.get("joined") is True)
+
+
+async def create_consultation(person: Person, patient_name: str, modality: str = "teleconsulta") -> str:
+    """Fill the create form; returns the new consultation id (from the URL it lands on)."""
+    page = person.page
+    await page.get_by_role("link", name="Nova consulta").first.click()
+    await page.wait_for_selector("body[data-screen='nova-consulta']")
+    await page.get_by_label("Modalidade").select_option(modality)
+    await page.get_by_label("Motivo ou título (opcional)").fill("Retorno de hipertensão")
+    await page.get_by_label("Paciente", exact=True).fill(patient_name.split()[0])
+    await page.locator(f"button.resultado:has-text('{patient_name}')").click()
+    await page.get_by_role("button", name="Agendar consulta").click()
+    await page.wait_for_selector("body[data-screen='consulta']")
+    return page.url.rstrip("/").rsplit("/", 1)[-1]
+
+
+async def issue_patient_link(person: Person) -> str:
+    page = person.page
+    await page.get_by_role("button", name="Gerar link do paciente").click()
+    field = page.locator("#link-paciente")
+    await field.wait_for()
+    link: str = await field.input_value()
+    return link
+
+
+async def open_invite_and_accept(person: Person, link: str) -> None:
+    page = person.page
+    await page.goto(link)
+    await page.get_by_role("button", name="Continuar").click()
+    await page.wait_for_selector("body[data-screen='consentimento']")
+    await page.get_by_role("button", name="Li e aceito").click()
+    await pass_device_check(person)
+    await wait_state(person, "joined", lambda s: s.get("joined") is True)

@@ -200,3 +200,16 @@ async def assert_audio_flows(viewer: Person, publisher_id: str, timeout: float =
         lambda n: n > first,
         timeout=10,
     )
+
+
+SCREENSHOTS_ENV = "TELESSAUDE_SCREENSHOTS"
+
+
+async def snap(person: Person, name: str) -> None:
+    """Save a screenshot of the main screens for the docs, when asked (TELESSAUDE_SCREENSHOTS=dir)."""
+    import os
+
+    target = os.environ.get(SCREENSHOTS_ENV)
+    if target:
+        os.makedirs(target, exist_ok=True)
+        await person.page.screenshot(path=os.path.join(target, f"{name}.png"))

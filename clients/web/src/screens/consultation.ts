@@ -26,7 +26,18 @@ export function inviteLink(invite: InviteOut): string {
   return `${location.origin}/entrar/${invite.token}`;
 }
 
-function shareBlock(c: ConsultationDetail, invite: InviteOut, role: string): HTMLElement {
+interface Contact {
+  phone?: string | null;
+  email?: string | null;
+}
+
+function whatsappNumber(phone: string | null | undefined): string {
+  const d = (phone ?? "").replace(/\D/g, "");
+  if (!d) return "";
+  return d.startsWith("55") && d.length >= 12 ? d : `55${d}`;
+}
+
+function shareBlock(c: ConsultationDetail, invite: InviteOut, role: string, contact: Contact = {}): HTMLElement {
   const link = inviteLink(invite);
   const when = formatDateTime(c.scheduled_for);
   const message = `Olá! Sua ${modalityLabel(c.modality).toLowerCase()} pelo SUS está marcada para ${when}. No horário, abra este link no celular ou computador (não precisa instalar nada): ${link}`;
@@ -57,8 +68,8 @@ function shareBlock(c: ConsultationDetail, invite: InviteOut, role: string): HTM
         },
         "Copiar link",
       ),
-      h("a", { class: "botao secundario", href: `https://wa.me/?text=${encodeURIComponent(message)}`, target: "_blank", rel: "noopener" }, "Enviar por WhatsApp"),
-      h("a", { class: "botao secundario", href: `mailto:?subject=${encodeURIComponent("Sua consulta por vídeo – Telessaúde SUS")}&body=${encodeURIComponent(message)}` }, "Enviar por e-mail"),
+      h("a", { class: "botao secundario", href: `https://wa.me/${whatsappNumber(contact.phone)}?text=${encodeURIComponent(message)}`, target: "_blank", rel: "noopener" }, "Enviar por WhatsApp"),
+      h("a", { class: "botao secundario", href: `mailto:${encodeURIComponent(contact.email ?? "")}?subject=${encodeURIComponent("Sua consulta por vídeo – Telessaúde SUS")}&body=${encodeURIComponent(message)}` }, "Enviar por e-mail"),
     ),
     invite.expires_at ? h("p", { class: "dica" }, `Válido até ${formatDateTime(invite.expires_at)}.`) : null,
   );
@@ -79,12 +90,26 @@ export async function consultationScreen(params: Record<string, string>): Promis
   const invites = h("section", { class: "cartao", "aria-labelledby": "t-convites" }, h("h2", { id: "t-convites" }, "Convites"));
   const feedback = h("div", { "aria-live": "assertive" });
   const open = c.status === "scheduled" || c.status === "in_progress";
+  // The patient's phone and e-mail prefill the share links (a read the server audits).
+  let contact: Contact = {};
+  const patientId = c.patient?.id;
+  if (patientId) contact = await api<Contact>(`/api/patients/${patientId}`).catch(() => ({}));
+  const guestName = h("input", { id: "nome-convidado", maxlength: "200", autocomplete: "off", placeholder: "Ex.: Maria (filha do paciente)" });
   const issue = async (role: string): Promise<void> => {
     feedback.replaceChildren();
+    const body: Record<string, string> = { role };
+    if (role !== "paciente") {
+      if (guestName.value.trim().length < 2) {
+        feedback.append(errorBox("Informe o nome do convidado ou do intérprete."));
+        guestName.focus();
+        return;
+      }
+      body.display_name = guestName.value.trim();
+    }
     try {
-      const invite = await api<InviteOut>(`/api/consultations/${id}/invites`, { body: { role } });
+      const invite = await api<InviteOut>(`/api/consultations/${id}/invites`, { body });
       invites.querySelector(`.convite[data-role="${role}"]`)?.remove();
-      invites.append(shareBlock(c, invite, role));
+      invites.append(shareBlock(c, invite, role, role === "paciente" ? contact : {}));
       (invites.querySelector(`#copiar-${role}`) as HTMLElement | null)?.focus();
     } catch (err) {
       feedback.append(errorBox(err instanceof ApiError ? err.fullMessage() : "Não foi possível gerar o convite."));
@@ -97,6 +122,11 @@ export async function consultationScreen(params: Record<string, string>): Promis
       "div",
       { class: "acoes" },
       hasPatient ? h("button", { type: "button", class: "primario", id: "btn-convite-paciente", disabled: !open, onclick: () => void issue("paciente") }, "Gerar link do paciente") : null,
+    ),
+    h("label", { for: "nome-convidado" }, "Nome do convidado ou intérprete", guestName),
+    h(
+      "div",
+      { class: "acoes" },
       h("button", { type: "button", class: "secundario", id: "btn-convite-convidado", disabled: !open, onclick: () => void issue("convidado") }, "Gerar link de convidado"),
       h("button", { type: "button", class: "secundario", id: "btn-convite-interprete", disabled: !open, onclick: () => void issue("interprete") }, "Gerar link de intérprete"),
     ),

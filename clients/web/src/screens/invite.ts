@@ -21,6 +21,8 @@ interface InviteSummary {
   display_name?: string | null;
   invitee_name?: string | null;
   expires_at?: string | null;
+  nucleo_name?: string | null;
+  ponto_name?: string | null;
   professionals?: { name?: string; display_name?: string; role?: string; council_label?: string | null }[];
   participants?: { name?: string; display_name?: string; role?: string; council_label?: string | null }[];
 }
@@ -100,6 +102,7 @@ export async function inviteScreen(params: Record<string, string>, query: URLSea
       people.length
         ? h("div", {}, h("strong", {}, "Com: "), h("ul", { id: "profissionais-convite" }, people.map((p) => h("li", {}, `${p.display_name ?? p.name ?? ""}${p.council_label ? ` (${p.council_label})` : ""}${p.role ? ` · ${roleLabel(p.role)}` : ""}`))))
         : null,
+      summary.ponto_name || summary.nucleo_name ? h("p", {}, h("strong", {}, "Unidade: "), summary.ponto_name ?? summary.nucleo_name) : null,
       closed ? errorBox(`Esta consulta está ${(STATUS[summary.status ?? ""] ?? "").toLowerCase()}.`) : null,
       h("p", { class: "dica" }, "Você vai precisar de câmera e microfone (ou só do microfone). Procure um lugar reservado e com boa internet."),
       feedback,
