@@ -13,6 +13,7 @@ from server.api import cases as cases_api
 from server.api import documents as documents_api
 from server.api import exports as exports_api
 from server.api import records as records_api
+from server.api import sof as sof_api
 from server.api.errors import error_middleware
 from server.api.foundation import setup_foundation_api
 from server.auth.tokens import TokenService
@@ -76,6 +77,7 @@ def create_app(settings: Settings) -> web.Application:
     app.add_routes(exports_api.routes)
     cases_api.setup_cases(app)  # async teleconsultoria: cases, SLA sweep, /cases namespace
     app.add_routes(attachments_api.routes)
+    app.add_routes(sof_api.routes)
     app.cleanup_ctx.append(documents_api.signing_ctx)
     _add_web_client(app)
     return app
