@@ -137,6 +137,13 @@ def check_settings(args: argparse.Namespace, settings: Settings) -> int:
 
 def _load_plugins() -> None:
     """Other packages' subcommands: one import line each (their module calls ``command``)."""
+    from server.records import verify
+
+    COMMANDS["verify-chain"] = Command(
+        "verify the prontuário hash chains; names the first broken link",
+        verify.add_arguments,
+        verify.run,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
