@@ -167,7 +167,8 @@ export function renderCall(container: HTMLElement, session: CallSession, opts: C
         attach(tile, track, !muted);
         tile.classList.toggle("falando", pid === session.speakerId);
         order.push(tile);
-        const screenTrack = isMe ? session.local.screen : remoteBy(pid, "screen")?.track;
+        // presence screen_share ends a share even before the server's next offer reuses the slot.
+        const screenTrack = isMe ? session.local.screen : p.screen_sharing ? remoteBy(pid, "screen")?.track : undefined;
         if (screenTrack) {
           const skey = `${pid}:screen`;
           wanted.add(skey);
