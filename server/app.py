@@ -13,6 +13,7 @@ from server.api import cases as cases_api
 from server.api import documents as documents_api
 from server.api import exports as exports_api
 from server.api import records as records_api
+from server.api import reports as reports_api
 from server.api import sof as sof_api
 from server.api.errors import error_middleware
 from server.api.foundation import setup_foundation_api
@@ -78,6 +79,7 @@ def create_app(settings: Settings) -> web.Application:
     cases_api.setup_cases(app)  # async teleconsultoria: cases, SLA sweep, /cases namespace
     app.add_routes(attachments_api.routes)
     app.add_routes(sof_api.routes)
+    app.add_routes(reports_api.routes)
     app.cleanup_ctx.append(documents_api.signing_ctx)
     _add_web_client(app)
     return app

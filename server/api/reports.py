@@ -1,0 +1,154 @@
+"""HTTP API of gestor reports: production and SLA figures, and the annual activity report.
+
+Restricted to the gestor of the Núcleo. The figures are aggregates without patient data;
+each request still leaves an audit event (who exported what, when).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime, time, timedelta
+from typing import Any, Literal
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from server.api.cases import case_errors
+from server.api.errors import forbidden, not_found
+from server.api.json import json_response
+from server.api.validation import parse_query
+from server.audit import record_audit
+from server.auth.caller import require_professional
+from server.cases.deadlines import BRAZIL_TZ
+from server.db.base import utcnow
+from server.db.models import AccountRole, Nucleo
+from server.keys import DB_SESSIONS
+from server.reports.annual import to_csv, to_pdf
+from server.reports.production import ProductionReport, production_report
+
+routes = web.RouteTableDef()
+
+MAX_PERIOD_DAYS = 3 * 366
+
+
+class ProductionQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    nucleo_id: uuid.UUID
+    start: date = Field(alias="from")
+    end: date = Field(alias="to")
+    "Inclusive, in Brazil's local calendar."
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ProductionQuery:
+        if self.end < self.start:
+            raise ValueError("a data final deve ser igual ou posterior à inicial")
+        if (self.end - self.start).days > MAX_PERIOD_DAYS:
+            raise ValueError("período longo demais (máximo de três anos)")
+        return self
+
+
+class AnnualQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    nucleo_id: uuid.UUID
+    year: int = Field(ge=2000, le=2100)
+    format: Literal["pdf", "csv", "json"] = "pdf"
+
+
+def local_midnight(day: date) -> datetime:
+    return datetime.combine(day, time(0, 0), tzinfo=BRAZIL_TZ)
+
+
+def report_json(report: ProductionReport) -> dict[str, Any]:
+    sla, outcome = report.sla, report.outcomes
+    return {
+        "nucleo_id": str(report.nucleo_id),
+        "from": report.start.isoformat(),
+        "to": report.end.isoformat(),
+        "rows": [
+            {
+                "month": r.month,
+                "modality": r.modality,
+                "mode": r.mode,
+                "nucleo_id": str(r.nucleo_id),
+                "ponto_id": None if r.ponto_id is None else str(r.ponto_id),
+                "ponto_name": r.ponto_name,
+                "ponto_cnes": r.ponto_cnes,
+                "count": r.count,
+            }
+            for r in report.rows
+        ],
+        "sla": {
+            "received": sla.received,
+            "answered": sla.answered,
+            "answered_within_deadline": sla.answered_within_deadline,
+            "share_within_deadline": sla.share_within_deadline,
+            "open_overdue": sla.open_overdue,
+            "answer_hours_p50": sla.answer_hours_p50,
+            "answer_hours_p90": sla.answer_hours_p90,
+        },
+        "outcomes": {
+            "closed_rated": outcome.closed_rated,
+            "referrals_avoided": outcome.referrals_avoided,
+            "satisfaction_mean": outcome.satisfaction_mean,
+            "satisfaction_counts": {str(k): v for k, v in outcome.satisfaction_counts.items()},
+        },
+    }
+
+
+def _gestor_of(request: web.Request, nucleo_id: uuid.UUID) -> Any:
+    caller = require_professional(request, AccountRole.GESTOR)
+    if caller.nucleo_id != nucleo_id:
+        raise forbidden("Somente o gestor do Núcleo acessa seus relatórios.")
+    return caller
+
+
+@routes.get("/api/reports/production")
+@case_errors
+async def production(request: web.Request) -> web.Response:
+    query = parse_query(request, ProductionQuery)
+    caller = _gestor_of(request, query.nucleo_id)
+    start = local_midnight(query.start)
+    end = local_midnight(query.end + timedelta(days=1))
+    async with request.app[DB_SESSIONS].begin() as db:
+        report = await production_report(db, query.nucleo_id, start, end, utcnow())
+        record_audit(db, caller, "read", "production_report", query.nucleo_id, request=request)
+    return json_response(report_json(report))
+
+
+@routes.get("/api/reports/annual")
+@case_errors
+async def annual(request: web.Request) -> web.StreamResponse:
+    query = parse_query(request, AnnualQuery)
+    caller = _gestor_of(request, query.nucleo_id)
+    start = local_midnight(date(query.year, 1, 1))
+    end = local_midnight(date(query.year + 1, 1, 1))
+    now = utcnow()
+    async with request.app[DB_SESSIONS].begin() as db:
+        nucleo = await db.get(Nucleo, query.nucleo_id)
+        if nucleo is None:
+            raise not_found("Núcleo")
+        report = await production_report(db, query.nucleo_id, start, end, now)
+        record_audit(
+            db,
+            caller,
+            "export",
+            "annual_report",
+            query.nucleo_id,
+            request=request,
+            detail=f"{query.year} {query.format}",
+        )
+    filename = f"relatorio-anual-{nucleo.cnes}-{query.year}"
+    if query.format == "json":
+        return json_response(report_json(report))
+    if query.format == "csv":
+        return web.Response(
+            body=to_csv(report, nucleo, query.year).encode("utf-8-sig"),
+            content_type="text/csv",
+            charset="utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{filename}.csv"'},
+        )
+    return web.Response(
+        body=to_pdf(report, nucleo, query.year, now),
+        content_type="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="{filename}.pdf"'},
+    )
