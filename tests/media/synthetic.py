@@ -21,6 +21,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import av
 from aiortc import (
@@ -59,7 +60,7 @@ def make_clips(directory: Path, seconds: float = 3.0, gop_s: float = 1.0) -> tup
             format="lavfi",
         )
         out = av.open(str(video), mode="w", format="ivf")
-        stream = out.add_stream("libvpx", rate=30)
+        stream: Any = out.add_stream("libvpx", rate=30)
         stream.width, stream.height, stream.pix_fmt = 640, 480, "yuv420p"
         stream.bit_rate = 1_000_000
         stream.gop_size = int(30 * gop_s)
@@ -73,15 +74,14 @@ def make_clips(directory: Path, seconds: float = 3.0, gop_s: float = 1.0) -> tup
         out.close()
         source.close()
     if not audio.exists():
-        source = av.open(
-            f"sine=frequency=440:sample_rate=48000:duration={seconds}", format="lavfi"
-        )
+        source = av.open(f"sine=frequency=440:sample_rate=48000:duration={seconds}", format="lavfi")
         out = av.open(str(audio), mode="w", format="ogg")
-        stream = out.add_stream("libopus", rate=48000)
+        audio_stream: Any = out.add_stream("libopus", rate=48000)
+        stream = audio_stream
         stream.bit_rate = 48000
         stream.options = {"application": "voip", "frame_duration": "20"}
-        for frame in source.decode(audio=0):
-            for packet in stream.encode(frame):
+        for audio_frame in source.decode(audio=0):
+            for packet in stream.encode(audio_frame):
                 out.mux(packet)
         for packet in stream.encode(None):
             out.mux(packet)
@@ -127,7 +127,7 @@ class ClipTrack(MediaStreamTrack):
         self.kind = clip.kind
         self._clip = clip
         self._index = 0
-        self._loop = 0
+        self._lap = 0
         self._start: float | None = None
         self._keyframe_wanted = False
         self.sent = 0
@@ -140,16 +140,16 @@ class ClipTrack(MediaStreamTrack):
     def _advance(self) -> None:
         self._index += 1
         if self._index == len(self._clip.packets):
-            self._index, self._loop = 0, self._loop + 1
+            self._index, self._lap = 0, self._lap + 1
 
-    async def recv(self) -> av.Packet:  # type: ignore[override]
+    async def recv(self) -> av.Packet:  # type: ignore[type-arg]
         clip = self._clip
         if self._keyframe_wanted:
             self._keyframe_wanted = False
             while not clip.packets[self._index][2]:
                 self._advance()
         data, pts, _ = clip.packets[self._index]
-        pts += self._loop * clip.period
+        pts += self._lap * clip.period
         at = float(pts * clip.time_base)
         if self._start is None:
             self._start = time.monotonic() - at
@@ -170,7 +170,7 @@ class Inbound:
 
     slot: Slot
     packets: int = 0
-    bytes: int = 0
+    octets: int = 0
     first_at: float | None = None
     first_is_keyframe: bool | None = None
     sequence_numbers: set[int] = field(default_factory=set)
@@ -277,7 +277,7 @@ class SyntheticClient:
                 inbound.first_at = now
                 inbound.first_is_keyframe = starts_keyframe(codec, packet.payload)
             inbound.packets += 1
-            inbound.bytes += len(packet.payload)
+            inbound.octets += len(packet.payload)
             inbound.sequence_numbers.add(packet.sequence_number)
             if self.record_payloads:
                 inbound.payloads.append(packet.payload)
