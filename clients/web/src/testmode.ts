@@ -39,6 +39,8 @@ export interface TestState {
   errors: { code: string; message: string; at: number }[];
   offers: number;
   joins: number;
+  /** getUserMedia calls: a refused consent must leave this at 0. */
+  mediaRequests: number;
   ended: boolean;
   marks: Record<string, number>;
   /** Fresh getStats() sample (the periodic snapshot may be a second old). */
@@ -74,6 +76,7 @@ export const testState: TestState = {
   errors: [],
   offers: 0,
   joins: 0,
+  mediaRequests: 0,
   ended: false,
   marks: {},
 };

@@ -3,7 +3,7 @@
 
 import { h, clear, errorBox } from "../dom";
 import { mediaErrorMessage } from "../labels";
-import { recordError } from "../testmode";
+import { recordError, testState } from "../testmode";
 
 export interface PreparedMedia {
   stream: MediaStream;
@@ -76,6 +76,7 @@ export async function acquire(
       cameraDenied: true,
     };
   }
+  testState.mediaRequests += 1;
   try {
     return { stream: await navigator.mediaDevices.getUserMedia({ audio, video }), problem: null, cameraDenied: false };
   } catch (err) {
