@@ -7,7 +7,10 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 import redis.asyncio as aioredis
 
+from tests.signaling.live import clips
 from tests.support.redis import running_redis
+
+__all__ = ["clips", "redis", "redis_url"]
 
 
 @pytest.fixture(scope="session")
