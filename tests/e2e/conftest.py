@@ -27,7 +27,7 @@ ARTIFACTS = ROOT / "test-artifacts"
 
 @pytest.fixture(scope="session", autouse=True)
 def web_client_built() -> None:
-    """The server serves clients/web/dist: build it once (a no-op when the sources are unchanged)."""
+    """The server serves clients/web/dist: build it once (a no-op when sources are unchanged)."""
     subprocess.run([str(ROOT / "scripts" / "build-web")], check=True, cwd=ROOT)
     assert (ROOT / "clients" / "web" / "dist" / "index.html").exists()
 
@@ -103,7 +103,8 @@ async def _screenshots_if_failed(request: pytest.FixtureRequest, people: People)
             await person.page.screenshot(path=str(ARTIFACTS / f"{stem}-{person.name}.png"))
             state = await person.state()
             (ARTIFACTS / f"{stem}-{person.name}.txt").write_text(
-                f"url: {person.page.url}\nstate: {state!r}\n\nconsole:\n" + "\n".join(person.console)
+                f"url: {person.page.url}\nstate: {state!r}\n\nconsole:\n"
+                + "\n".join(person.console)
             )
         except Exception as exc:  # a closed page must not hide the test's own failure
             (ARTIFACTS / f"{stem}-{person.name}.txt").write_text(f"no screenshot: {exc!r}")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from tests.e2e.harness import Person, wait_state
 
 
@@ -25,13 +27,15 @@ async def pass_device_check(person: Person) -> None:
     await button.click()
 
 
-async def enter_room_as_professional(person: Person, consultation_id: str) -> dict[str, object]:
+async def enter_room_as_professional(person: Person, consultation_id: str) -> dict[str, Any]:
     await person.page.goto(f"/consultas/{consultation_id}/sala")
     await pass_device_check(person)
     return await wait_state(person, "joined", lambda s: s.get("joined") is True)
 
 
-async def create_consultation(person: Person, patient_name: str, modality: str = "teleconsulta") -> str:
+async def create_consultation(
+    person: Person, patient_name: str, modality: str = "teleconsulta"
+) -> str:
     """Fill the create form; returns the new consultation id (from the URL it lands on)."""
     page = person.page
     await page.get_by_role("link", name="Nova consulta").first.click()

@@ -91,11 +91,11 @@ async def poll(
     probe: Callable[[], Awaitable[T]],
     ok: Callable[[T], bool],
     *,
-    timeout: float = 20.0,
+    within: float = 20.0,
     interval: float = 0.2,
 ) -> T:
     """Probe until ok(value) or fail with the last value seen; never a blind sleep."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + within
     value = await probe()
     while not ok(value):
         if time.monotonic() > deadline:
@@ -105,8 +105,10 @@ async def poll(
     return value
 
 
-async def wait_state(person: Person, what: str, ok: Callable[[dict[str, Any]], bool], **kw: Any) -> dict[str, Any]:
-    return await poll(f"{person.name}: {what}", person.state, ok, **kw)
+async def wait_state(
+    person: Person, what: str, ok: Callable[[dict[str, Any]], object], **kw: Any
+) -> dict[str, Any]:
+    return await poll(f"{person.name}: {what}", person.state, lambda s: bool(ok(s)), **kw)
 
 
 _INBOUND_JS = """
@@ -153,7 +155,7 @@ async def assert_video_flows(
     viewer: Person,
     publisher_id: str,
     source: str = "camera",
-    timeout: float = 25.0,
+    within: float = 25.0,
     *,
     moving: bool = True,
 ) -> None:
@@ -162,20 +164,20 @@ async def assert_video_flows(
         f"{viewer.name} decoding {publisher_id} {source}",
         lambda: frames_decoded(viewer, publisher_id, source),
         lambda n: n > 0,
-        timeout=timeout,
+        within=within,
     )
     await poll(
         f"{viewer.name}: framesDecoded of {publisher_id} {source} rising past {first}",
         lambda: frames_decoded(viewer, publisher_id, source),
         lambda n: n > first,
-        timeout=10,
+        within=10,
     )
     sel = f'video[data-participant-id="{publisher_id}"][data-source="{source}"]'
     frame1 = await poll(
         f"{viewer.name}: {sel} has a size",
         lambda: viewer.page.evaluate(_FRAME_JS, sel),
         lambda f: bool(f) and f["width"] > 0,
-        timeout=10,
+        within=10,
     )
     # The fake camera draws a moving pattern on a bright background: not black, and it changes.
     assert frame1["mean"] > 8, f"{viewer.name} sees black video from {publisher_id}: {frame1}"
@@ -185,7 +187,7 @@ async def assert_video_flows(
         f"{viewer.name}: {sel} picture changes (not frozen)",
         lambda: viewer.page.evaluate(_FRAME_JS, sel),
         lambda f: bool(f) and f["hash"] != frame1["hash"],
-        timeout=10,
+        within=10,
     )
 
 
@@ -196,18 +198,18 @@ async def audio_packets(viewer: Person, publisher_id: str) -> int:
     return -1
 
 
-async def assert_audio_flows(viewer: Person, publisher_id: str, timeout: float = 25.0) -> None:
+async def assert_audio_flows(viewer: Person, publisher_id: str, within: float = 25.0) -> None:
     first = await poll(
         f"{viewer.name} receiving audio of {publisher_id}",
         lambda: audio_packets(viewer, publisher_id),
         lambda n: n > 0,
-        timeout=timeout,
+        within=within,
     )
     await poll(
         f"{viewer.name}: audio packets of {publisher_id} rising",
         lambda: audio_packets(viewer, publisher_id),
         lambda n: n > first,
-        timeout=10,
+        within=10,
     )
 
 
@@ -215,7 +217,7 @@ SCREENSHOTS_ENV = "TELESSAUDE_SCREENSHOTS"
 
 
 async def snap(person: Person, name: str) -> None:
-    """Save a screenshot of the main screens for the docs, when asked (TELESSAUDE_SCREENSHOTS=dir)."""
+    """Save a screenshot for the docs when TELESSAUDE_SCREENSHOTS names a directory."""
     import os
 
     target = os.environ.get(SCREENSHOTS_ENV)

@@ -29,10 +29,14 @@ async def test_in_a_teleinterconsulta_everyone_receives_the_two_others_and_the_s
         live_server.sessions, clinic, modality=Modality.TELEINTERCONSULTA, specialist=True
     )
     seat = await patient_participant(live_server.sessions, consultation)
-    link = "/entrar/" + await make_invite(live_server.sessions, consultation, seat.id, clinic.doctor)
+    link = "/entrar/" + await make_invite(
+        live_server.sessions, consultation, seat.id, clinic.doctor
+    )
     ana = people.add(await new_person(browser, live_server.url, "ana"))
     bruno = people.add(await new_person(browser, live_server.url, "bruno"))
-    joao = people.add(await new_person(browser, live_server.url, "joao", viewport=PHONE, is_mobile=True))
+    joao = people.add(
+        await new_person(browser, live_server.url, "joao", viewport=PHONE, is_mobile=True)
+    )
     await log_in(ana, clinic.doctor.cpf, clinic.password)
     await log_in(bruno, clinic.specialist.cpf, clinic.password)
 
@@ -73,9 +77,13 @@ async def test_a_participant_who_reloads_the_page_mid_call_rejoins_and_media_res
     clinic = await make_clinic(live_server.sessions)
     consultation = await make_video_consultation(live_server.sessions, clinic)
     seat = await patient_participant(live_server.sessions, consultation)
-    link = "/entrar/" + await make_invite(live_server.sessions, consultation, seat.id, clinic.doctor)
+    link = "/entrar/" + await make_invite(
+        live_server.sessions, consultation, seat.id, clinic.doctor
+    )
     ana = people.add(await new_person(browser, live_server.url, "ana"))
-    joao = people.add(await new_person(browser, live_server.url, "joao", viewport=PHONE, is_mobile=True))
+    joao = people.add(
+        await new_person(browser, live_server.url, "joao", viewport=PHONE, is_mobile=True)
+    )
     await log_in(ana, clinic.doctor.cpf, clinic.password)
     a = await enter_room_as_professional(ana, str(consultation.id))
     await open_invite_and_accept(joao, link)
@@ -95,7 +103,11 @@ async def test_a_participant_who_reloads_the_page_mid_call_rejoins_and_media_res
         await assert_video_flows(other, reloader_id)
         await assert_audio_flows(other, reloader_id)
         # The chat history comes back with the page.
-        await wait_state(reloader, "chat history", lambda s: "Antes de recarregar" in [m["text"] for m in s["chat"]])
+        await wait_state(
+            reloader,
+            "chat history",
+            lambda s: "Antes de recarregar" in [m["text"] for m in s["chat"]],
+        )
         assert await reloader.page.locator("body[data-screen='chamada']").count() == 1
 
 

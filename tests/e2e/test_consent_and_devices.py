@@ -29,9 +29,13 @@ async def test_a_patient_who_refuses_consent_is_told_about_in_person_care_and_se
     clinic = await make_clinic(live_server.sessions)
     consultation = await make_video_consultation(live_server.sessions, clinic)
     seat = await patient_participant(live_server.sessions, consultation)
-    link = "/entrar/" + await make_invite(live_server.sessions, consultation, seat.id, clinic.doctor)
+    link = "/entrar/" + await make_invite(
+        live_server.sessions, consultation, seat.id, clinic.doctor
+    )
     ana = people.add(await new_person(browser, live_server.url, "ana"))
-    joao = people.add(await new_person(browser, live_server.url, "joao", viewport=PHONE, is_mobile=True))
+    joao = people.add(
+        await new_person(browser, live_server.url, "joao", viewport=PHONE, is_mobile=True)
+    )
     await log_in(ana, clinic.doctor.cpf, clinic.password)
     await enter_room_as_professional(ana, str(consultation.id))
 
@@ -44,7 +48,9 @@ async def test_a_patient_who_refuses_consent_is_told_about_in_person_care_and_se
 
     async with live_server.sessions() as db:
         decisions = list(
-            await db.scalars(select(Consent.decision).where(Consent.consultation_id == consultation.id))
+            await db.scalars(
+                select(Consent.decision).where(Consent.consultation_id == consultation.id)
+            )
         )
     assert decisions == [ConsentDecision.REFUSED]
     # The patient's page never opened the camera or the microphone, nor a signaling socket…
@@ -64,7 +70,9 @@ async def test_with_the_camera_denied_the_patient_sees_why_and_joins_with_audio_
     clinic = await make_clinic(live_server.sessions)
     consultation = await make_video_consultation(live_server.sessions, clinic)
     seat = await patient_participant(live_server.sessions, consultation)
-    link = "/entrar/" + await make_invite(live_server.sessions, consultation, seat.id, clinic.doctor)
+    link = "/entrar/" + await make_invite(
+        live_server.sessions, consultation, seat.id, clinic.doctor
+    )
     ana = people.add(await new_person(browser, live_server.url, "ana"))
     await log_in(ana, clinic.doctor.cpf, clinic.password)
     a = await enter_room_as_professional(ana, str(consultation.id))
@@ -74,7 +82,11 @@ async def test_with_the_camera_denied_the_patient_sees_why_and_joins_with_audio_
     try:
         joao = people.add(
             await new_person(
-                strict, live_server.url, "joao", viewport=PHONE, is_mobile=True,
+                strict,
+                live_server.url,
+                "joao",
+                viewport=PHONE,
+                is_mobile=True,
                 permissions=["microphone"],
             )
         )

@@ -5,15 +5,12 @@ from __future__ import annotations
 
 import pytest
 from playwright.async_api import Browser
-from sqlalchemy import func, select
 
-from server.records.models import ConsentDecision
 from tests.e2e.conftest import LiveServer, People
 from tests.e2e.flows import (
     create_consultation,
     issue_patient_link,
     log_in,
-    open_invite_and_accept,
     pass_device_check,
 )
 from tests.e2e.harness import (
@@ -81,8 +78,10 @@ async def test_a_teleconsulta_from_login_to_clinical_note(
         await wait_state(
             person,
             "both chat messages",
-            lambda s: [m["text"] for m in s["chat"]]
-            == ["Bom dia, João. Está me ouvindo?", "Bom dia, doutora! Sim."],
+            lambda s: (
+                [m["text"] for m in s["chat"]]
+                == ["Bom dia, João. Está me ouvindo?", "Bom dia, doutora! Sim."]
+            ),
         )
     await snap(patient, "09-chat-celular")
 

@@ -69,7 +69,9 @@ async def make_video_consultation(
             scheduled_for=datetime.now(UTC) + timedelta(minutes=5),
         )
         if specialist:
-            await add_professional(db, consultation, clinic.specialist, ParticipantRole.TELECONSULTOR)
+            await add_professional(
+                db, consultation, clinic.specialist, ParticipantRole.TELECONSULTOR
+            )
     return consultation
 
 
