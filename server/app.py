@@ -21,6 +21,7 @@ from server.auth.tokens import TokenService
 from server.cluster.setup import setup_cluster
 from server.db.engine import make_engine, make_sessions
 from server.keys import DB_ENGINE, DB_SESSIONS, SETTINGS, TOKENS
+from server.metrics import setup_metrics
 from server.realtime import setup_realtime
 from server.settings import Settings
 
@@ -70,6 +71,7 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_get("/healthz", healthz)
     app.cleanup_ctx.append(database)
     setup_cluster(app)  # before setup_realtime: Redis manager, join placement, draining
+    setup_metrics(app)  # GET /metrics for Prometheus
     setup_realtime(app)  # Socket.IO + SFU; after the database ctx, which it uses
     # Feature route tables are registered here, one line each.
     setup_foundation_api(app)  # auth, registry, consultations, invites, audit, OpenAPI
