@@ -1,4 +1,4 @@
-"""A real coturn, started with deploy/coturn/turnserver.conf, and the credentials the server mints."""
+"""A real coturn run with deploy/coturn/turnserver.conf, and the credentials the server mints."""
 
 from __future__ import annotations
 
@@ -99,7 +99,7 @@ async def test_minted_credentials_allocate_a_relay_that_carries_packets_both_way
 
 async def test_expired_credentials_are_refused(turn_server: tuple[str, int]) -> None:
     username, password = turn_credentials(SECRET, "participant-1", 60, time.time() - 3600)
-    with pytest.raises(Exception, match="401|Unauthorized|Unauthorised|rejected"):
+    with pytest.raises(Exception, match="401"):
         await asyncio.wait_for(allocate(turn_server, username, password), 10)
 
 
@@ -107,5 +107,5 @@ async def test_credentials_forged_with_another_secret_are_refused(
     turn_server: tuple[str, int],
 ) -> None:
     username, password = turn_credentials("not-the-secret", "participant-1", 600, time.time())
-    with pytest.raises(Exception, match="401|Unauthorized|Unauthorised|rejected"):
+    with pytest.raises(Exception, match="401"):
         await asyncio.wait_for(allocate(turn_server, username, password), 10)
