@@ -54,9 +54,9 @@ async def connect(client: TestClientT, who: Professional) -> CaseSocket:
     return socket
 
 
-async def until(condition: Any, timeout: float = 5.0) -> None:
+async def until(condition: Any, within_s: float = 5.0) -> None:
     """Poll until ``condition()`` is true; fail after ``timeout`` seconds."""
-    deadline = asyncio.get_running_loop().time() + timeout
+    deadline = asyncio.get_running_loop().time() + within_s
     while not condition():
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError("condition not met in time")

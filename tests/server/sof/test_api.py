@@ -14,7 +14,7 @@ from tests.support.factories import TestClientT, auth_header, count_rows, new_cp
 SOF: dict[str, Any] = {
     "title": "Investigação de hipertensão resistente na APS",
     "question": "Como investigar hipertensão resistente em adulto na atenção primária?",
-    "answer": "Confirmar adesão e MAPA; rastrear hiperaldosteronismo com relação aldosterona/renina.",
+    "answer": "Confirmar adesão e MAPA; rastrear hiperaldosteronismo (aldosterona/renina).",
     "references": ["Diretrizes Brasileiras de Hipertensão Arterial – 2020. Arq Bras Cardiol."],
     "tags": ["Hipertensão", "aldosterona"],
     "ciap2": ["k86"],
