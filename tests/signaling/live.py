@@ -49,10 +49,14 @@ from tests.media.synthetic import Clip, SyntheticClient, make_clips
 NAMESPACE = "/consultation"
 
 
-@pytest.fixture(scope="session")
-def clips(tmp_path_factory: pytest.TempPathFactory) -> tuple[Clip, Clip]:
+def load_clips(tmp_path_factory: pytest.TempPathFactory) -> tuple[Clip, Clip]:
     video, audio = make_clips(Path(tmp_path_factory.mktemp("clips")))
     return Clip.load(video), Clip.load(audio)
+
+
+@pytest.fixture(scope="session")
+def clips(tmp_path_factory: pytest.TempPathFactory) -> tuple[Clip, Clip]:
+    return load_clips(tmp_path_factory)
 
 
 @dataclass
@@ -349,10 +353,8 @@ class Peer:
             await client.close()
 
 
-@pytest.fixture
-async def peers(
-    clips: tuple[Clip, Clip],
-) -> AsyncIterator[Callable[..., Peer]]:
+async def peer_factory(clips: tuple[Clip, Clip]) -> AsyncIterator[Callable[..., Peer]]:
+    """Yields `make(live, token, name, webrtc=True) -> Peer`; closes every peer afterwards."""
     made: list[Peer] = []
 
     def make(live: Live, token: str, name: str = "peer", *, webrtc: bool = True) -> Peer:
@@ -365,6 +367,12 @@ async def peers(
     yield make
     for peer in made:
         await peer.close()
+
+
+@pytest.fixture
+async def peers(clips: tuple[Clip, Clip]) -> AsyncIterator[Callable[..., Peer]]:
+    async for make in peer_factory(clips):
+        yield make
 
 
 async def _cannot_do_webrtc(offer: dict[str, Any]) -> dict[str, Any]:
