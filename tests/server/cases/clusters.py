@@ -41,13 +41,19 @@ class AppProcess:
         return f"http://127.0.0.1:{self.port}"
 
     async def start(self) -> None:
-        self.process = subprocess.Popen(
+        self.process = self._spawn()
+        await self._wait_healthy()
+
+    def _spawn(self) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
             [sys.executable, "-m", "tests.server.cases.serve_app", self.database_url,
              str(self.data_dir), str(self.port)],
             cwd=REPO,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )  # fmt: skip
+
+    async def _wait_healthy(self) -> None:
         deadline = asyncio.get_running_loop().time() + 30
         async with aiohttp.ClientSession() as http:
             while True:

@@ -1,4 +1,4 @@
-"""Run the real app in its own process (for tests that SIGKILL it): ``python -m ... URL DIR PORT``."""
+"""The real app in its own process, for tests that SIGKILL it: ``python -m … URL DIR PORT``."""
 
 from __future__ import annotations
 

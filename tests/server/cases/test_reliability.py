@@ -76,6 +76,7 @@ async def test_killing_the_server_mid_stream_loses_no_acked_message_and_retries_
     app = AppProcess(url, tmp_path)
     await app.start()
     acked: dict[str, int] = {}
+    enough = asyncio.Event()
     try:
         async with aiohttp.ClientSession() as http:
             case_id = await open_case_over(http, app.url, world)
@@ -86,10 +87,11 @@ async def test_killing_the_server_mid_stream_loses_no_acked_message_and_retries_
                     acked[msg_id] = await send_until_acked(
                         http, app, case_id, world.solicitante, msg_id
                     )
+                    if len(acked) >= 30:
+                        enough.set()
 
             senders = [asyncio.create_task(client(f"c{i}")) for i in range(4)]
-            while len(acked) < 30:
-                await asyncio.sleep(0.01)
+            await asyncio.wait_for(enough.wait(), 30)
             app.kill()
             killed_after = len(acked)
             await asyncio.sleep(0.3)
@@ -139,7 +141,7 @@ async def test_with_the_database_down_the_sender_gets_a_503_in_ptbr_and_no_ack_i
             assert body["error"]["code"] == "db_unavailable"
             assert "tente novamente" in body["error"]["message"]
             cluster.start()
-            status, retried = None, {}
+            retried: dict[str, Any] = {}
             for _ in range(50):  # the pool reconnects on the next checkout
                 status, retried = await send("during")
                 if status == 201:
