@@ -329,10 +329,13 @@ class ConsultationNamespace(socketio.AsyncNamespace):
                 await self._presence(roster, seat, "media_failed", reason=exc.code)
             return
         current = roster.seats.get(seat.participant_id) is seat and seat.sid == sid
-        if not current or seat.media_task is not asyncio.current_task():
-            # The stay ended (or a newer connection started) while this one negotiated.
+        if not current or not seat.admitted or seat.media_task is not asyncio.current_task():
+            # The stay ended, the consent was revoked, or a newer connection started while this
+            # one negotiated (a newer one has already replaced it in the room).
             if roster.seats.get(seat.participant_id) is not seat:
                 await room.leave(participant, CloseReason.CLIENT_LEAVE)
+            elif not seat.admitted:
+                await room.leave(participant, CloseReason.CONSENT_REVOKED)
             return
         seat.media = participant
         for source, muted in seat.muted.items():
@@ -561,15 +564,37 @@ class ConsultationNamespace(socketio.AsyncNamespace):
         return ok(admitted=target.admitted)
 
     async def refresh_admission(self, consultation_id: str) -> None:
-        """Re-check held participants now (e.g. the server just recorded a consent)."""
+        """Re-check every non-professional seat now: the server just recorded a consent decision.
+
+        Held participants whose consent is now on file are admitted; an admitted patient whose
+        consent was revoked goes back to the waiting room and their media is closed.
+        """
         roster = self._rosters.get(consultation_id)
         if roster is None:
             return
         async with roster.lock:
-            for seat in roster.held():
-                seat.hold_reason = await self._hold_reason(roster, seat)
-                if seat.hold_reason is None:
+            for seat in list(roster.seats.values()):
+                if seat.grant.is_professional:
+                    continue
+                hold = await self._hold_reason(roster, seat)
+                if not seat.admitted and hold is None:
                     await self._admit(roster, seat)
+                elif not seat.admitted:
+                    seat.hold_reason = hold
+                elif hold == "consent_required":
+                    await self._hold(roster, seat, hold)
+
+    async def _hold(self, roster: Roster, seat: Seat, reason: HoldReason) -> None:
+        """Send an admitted participant back to the waiting room (consent revoked)."""
+        seat.admitted = False
+        seat.hold_reason = reason
+        seat.screen_sharing = False
+        seat.media = None
+        room = self.rooms.get(RoomId(roster.consultation_id))
+        live = None if room is None else room.participants.get(ParticipantId(seat.participant_id))
+        if room is not None and live is not None:
+            await room.leave(live, CloseReason.CONSENT_REVOKED)
+        await self._presence(roster, seat, "waiting", reason=reason, include_self=True)
 
     async def _admit(self, roster: Roster, seat: Seat) -> None:
         seat.admitted = True

@@ -220,8 +220,8 @@ async def book(
     )
 
 
-async def record_consent(live: Live, booking: Booking) -> None:
-    """The professional registers the patient's verbal consent (the real records module)."""
+async def record_consent(live: Live, booking: Booking, decision: str = "accepted") -> None:
+    """The professional registers the patient's verbal decision (the real records module)."""
     from server.records.consent import ConsentRequest, current_term
     from server.records.consent import record_consent as record
     from server.records.models import ConsentChannel, ConsentDecision
@@ -237,7 +237,7 @@ async def record_consent(live: Live, booking: Booking) -> None:
             consultation=consultation,
             patient_id=booking.patient_id,
             request=ConsentRequest(
-                ConsentDecision.ACCEPTED,
+                ConsentDecision(decision),
                 ConsentChannel.VERBAL_TRANSCRIBED,
                 term.version,
                 term.sha256,

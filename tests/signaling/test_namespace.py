@@ -205,6 +205,27 @@ async def test_a_patient_without_consent_is_held_and_no_media_is_admitted(
     await eventually(receives(doctor, [patient], (MIC,)))
 
 
+async def test_a_revoked_consent_sends_the_patient_back_to_the_waiting_room(
+    live: Live, peers: Peers
+) -> None:
+    booking = await book(live)
+    await record_consent(live, booking)
+    assert booking.patient is not None
+    doctor = await joined(live, peers, booking.professionals[0].token, booking.consultation_id, "d")
+    patient = await joined(live, peers, booking.patient.token, booking.consultation_id, "p")
+    await eventually(receives(doctor, [patient], (MIC,)))
+
+    await record_consent(live, booking, "revoked")
+    await live.app[REALTIME].refresh_admission(str(booking.consultation_id))
+    held = await _wait_presence(patient, "waiting", patient.participant_id)
+    assert held["reason"] == "consent_required" and held["participant"]["admitted"] is False
+    media_room = live.app[REALTIME].rooms.get(RoomId(str(booking.consultation_id)))
+    assert media_room is not None and set(media_room.participants) == {doctor.participant_id}
+    assert error_code(await patient.call("screen_share_start", {})) == "not_admitted"
+    # Chat goes on in the waiting room.
+    assert (await patient.call("chat_send", {"client_msg_id": "r1", "text": "Ok"}))["ok"]
+
+
 async def _wait_presence(peer: Peer, kind: str, participant_id: str) -> dict[str, Any]:
     await eventually(lambda: peer.presence(kind, participant_id))
     return peer.presence(kind, participant_id)[-1]
