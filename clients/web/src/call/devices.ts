@@ -3,7 +3,7 @@
 
 import { h, clear, errorBox } from "../dom";
 import { mediaErrorMessage } from "../labels";
-import { recordError, testState } from "../testmode";
+import { recordError, testState, mark } from "../testmode";
 
 export interface PreparedMedia {
   stream: MediaStream;
@@ -201,6 +201,7 @@ export function renderDeviceCheck(container: HTMLElement, opts: DeviceCheckOptio
   });
   continueBtn.addEventListener("click", () => {
     if (!stream) return;
+    mark("join_click");
     done = true;
     cancelAnimationFrame(raf);
     meter?.close();

@@ -3,6 +3,7 @@
 import { h, clear, toast } from "../dom";
 import { HOLD_REASONS, roleLabel, modalityLabel, formatTime } from "../labels";
 import type { CallSession, CallStatus, RemoteMedia } from "./session";
+import { mark } from "../testmode";
 import type { Participant } from "./protocol";
 
 export interface CallViewOptions {
@@ -142,6 +143,10 @@ export function renderCall(container: HTMLElement, session: CallSession, opts: C
     if (track !== current) {
       video.srcObject = track ? new MediaStream([track]) : null;
       if (track) void video.play().catch(() => undefined);
+      if (track && tile.dataset.participantId !== session.meId && "requestVideoFrameCallback" in video) {
+        // The join-to-first-remote-frame benchmark reads this mark (bench/browser_join.py).
+        video.requestVideoFrameCallback(() => mark("first_remote_frame"));
+      }
     }
     tile.classList.toggle("sem-video", !track || !showVideo);
   }
