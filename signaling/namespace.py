@@ -19,9 +19,9 @@ from media import (
     MediaError,
     ParticipantId,
     RoomId,
+    RoomRegistry,
     TrackSource,
 )
-from media.registry import RoomRegistry
 
 from .config import SignalingConfig
 from .errors import SignalingError, from_media, from_validation

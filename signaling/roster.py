@@ -8,15 +8,12 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
-from media import TrackSource
+from media import Participant, TrackSource
 
 from .messages import IceCandidate
 from .ports import HoldReason, JoinGrant
-
-if TYPE_CHECKING:
-    from media.participant import Participant
 
 Presence = Literal["online", "reconnecting"]
 MAX_PENDING_CANDIDATES = 64

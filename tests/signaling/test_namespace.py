@@ -64,6 +64,11 @@ async def test_professional_and_patient_each_receive_the_others_audio_and_video(
     await eventually(receives(patient, [doctor]))
     assert doctor.presence("joined", patient.participant_id)
     assert patient.events["offer"][0]["new_peer_connection"] is True
+    # Trickled candidates (the browser's) are accepted once negotiated, end-of-candidates too.
+    host = "candidate:1 1 udp 2130706431 127.0.0.1 50000 typ host"
+    assert await patient.call("ice_candidate", {"candidate": host, "sdpMid": "0"}) == {"ok": True}
+    end = {"candidate": "", "sdpMid": "0", "sdpMLineIndex": 0, "usernameFragment": None}
+    assert await patient.call("ice_candidate", end) == {"ok": True}
 
 
 async def test_in_a_four_party_teleinterconsulta_everyone_receives_everyone(
