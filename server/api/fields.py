@@ -14,6 +14,10 @@ from pydantic_core import PydanticCustomError
 from server.identifiers import is_cbo, is_cnes, is_uf, normalize_cns, normalize_cpf
 
 
+# Length bounds are loose on purpose: a short value gets the specific message below, not a
+# generic "texto curto demais".
+
+
 def _error(code: str, message: str) -> PydanticCustomError:
     return PydanticCustomError(code, message, {"pt": message})
 
@@ -52,11 +56,11 @@ def _uf(value: str) -> str:
     return value
 
 
-Cpf = Annotated[str, Field(min_length=11, max_length=14), AfterValidator(_cpf)]
-Cns = Annotated[str, Field(min_length=15, max_length=18), AfterValidator(_cns)]
-Cnes = Annotated[str, Field(min_length=7, max_length=7), AfterValidator(_cnes)]
-Cbo = Annotated[str, Field(min_length=6, max_length=7), AfterValidator(_cbo)]
-Uf = Annotated[str, Field(min_length=2, max_length=2), AfterValidator(_uf)]
+Cpf = Annotated[str, Field(min_length=1, max_length=14), AfterValidator(_cpf)]
+Cns = Annotated[str, Field(min_length=1, max_length=18), AfterValidator(_cns)]
+Cnes = Annotated[str, Field(min_length=1, max_length=7), AfterValidator(_cnes)]
+Cbo = Annotated[str, Field(min_length=1, max_length=7), AfterValidator(_cbo)]
+Uf = Annotated[str, Field(min_length=1, max_length=2), AfterValidator(_uf)]
 Name = Annotated[str, Field(min_length=2, max_length=200)]
 ShortText = Annotated[str, Field(min_length=1, max_length=120)]
 When = AwareDatetime
