@@ -13,7 +13,6 @@ from pydantic_core import PydanticCustomError
 
 from server.identifiers import is_cbo, is_cnes, is_uf, normalize_cns, normalize_cpf
 
-
 # Length bounds are loose on purpose: a short value gets the specific message below, not a
 # generic "texto curto demais".
 
