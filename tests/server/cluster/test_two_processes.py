@@ -159,8 +159,8 @@ async def test_clients_entering_through_different_processes_meet_on_one_and_exch
     assert host == a.url and doctor.redirects == 0  # an idle cluster: the room stays where asked
     assert await patient.enter(booking.consultation_id, b.url) == a.url
     assert patient.redirects == 1
-    await eventually(doctor.receives(patient), timeout=30)
-    await eventually(patient.receives(doctor), timeout=30)
+    await eventually(doctor.receives(patient), within=30)
+    await eventually(patient.receives(doctor), within=30)
 
 
 async def test_an_emit_from_any_process_reaches_the_sockets_of_a_room_through_redis(
@@ -203,7 +203,7 @@ async def test_killing_the_host_moves_the_room_and_media_comes_back(
     patient = clients(booking.patient.token, "patient")
     await doctor.enter(booking.consultation_id, a.url)
     await patient.enter(booking.consultation_id, a.url)
-    await eventually(patient.receives(doctor), timeout=30)
+    await eventually(patient.receives(doctor), within=30)
 
     a.kill()
     loop = asyncio.get_running_loop()
@@ -214,8 +214,8 @@ async def test_killing_the_host_moves_the_room_and_media_comes_back(
     assert list(hosts) == [b.url, b.url]
     moved_in = loop.time() - killed_at
     assert moved_in < 10, f"room took {moved_in:.1f} s to move"
-    await eventually(doctor.receives(patient), timeout=30)
-    await eventually(patient.receives(doctor), timeout=30)
+    await eventually(doctor.receives(patient), within=30)
+    await eventually(patient.receives(doctor), within=30)
 
 
 async def test_a_rolling_restart_loses_no_acknowledged_chat_message(
