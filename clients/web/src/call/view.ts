@@ -62,12 +62,12 @@ export function renderCall(container: HTMLElement, session: CallSession, opts: C
   const peoplePanel = h("section", { id: "painel-participantes", class: "painel", "aria-label": "Participantes" }, h("h2", {}, "Participantes"), peopleList);
   const side = h("aside", { class: "lateral", id: "lateral" }, chatPanel, peoplePanel);
 
-  const micBtn = iconButton("btn-microfone", "Desligar microfone", "🎤 Microfone", () => void session.setMicMuted(!session.micMuted));
-  const camBtn = iconButton("btn-camera", "Desligar câmera", "📷 Câmera", () => void session.setCameraMuted(!session.cameraMuted));
-  const audioOnlyBtn = iconButton("btn-so-audio", "Usar só áudio", "🔈 Só áudio", () => void toggleAudioOnly());
-  const screenBtn = iconButton("btn-tela", "Compartilhar tela", "🖥 Tela", () => void toggleScreen());
-  const chatBtn = iconButton("btn-chat", "Abrir chat", "💬 Chat", () => toggleSide("chat"));
-  const peopleBtn = iconButton("btn-participantes", "Ver participantes", "👥 Pessoas", () => toggleSide("pessoas"));
+  const micBtn = iconButton("btn-microfone", "Desligar microfone", "Microfone", () => void session.setMicMuted(!session.micMuted));
+  const camBtn = iconButton("btn-camera", "Desligar câmera", "Câmera", () => void session.setCameraMuted(!session.cameraMuted));
+  const audioOnlyBtn = iconButton("btn-so-audio", "Usar só áudio", "Só áudio", () => void toggleAudioOnly());
+  const screenBtn = iconButton("btn-tela", "Compartilhar tela", "Tela", () => void toggleScreen());
+  const chatBtn = iconButton("btn-chat", "Abrir chat", "Chat", () => toggleSide("chat"));
+  const peopleBtn = iconButton("btn-participantes", "Ver participantes", "Pessoas", () => toggleSide("pessoas"));
   const leaveBtn = iconButton("btn-sair", "Sair da consulta", "Sair", () => void leave(), { class: "controle perigo" });
   const endBtn = opts.isProfessional
     ? iconButton("btn-encerrar", "Encerrar a consulta para todos", "Encerrar", () => void endCall(), { class: "controle perigo forte" })
@@ -102,7 +102,7 @@ export function renderCall(container: HTMLElement, session: CallSession, opts: C
     setPressed(screenBtn, !!session.local.screen, "Parar de compartilhar a tela", "Compartilhar tela");
     screenBtn.disabled = !session.admitted;
     setPressed(chatBtn, sidePanel === "chat", "Fechar chat", "Abrir chat");
-    chatBtn.textContent = unread > 0 && sidePanel !== "chat" ? `💬 Chat (${unread})` : "💬 Chat";
+    chatBtn.textContent = unread > 0 && sidePanel !== "chat" ? `Chat (${unread})` : "Chat";
     setPressed(peopleBtn, sidePanel === "pessoas", "Fechar participantes", "Ver participantes");
     side.hidden = sidePanel === null;
     chatPanel.hidden = sidePanel !== "chat";
@@ -130,7 +130,7 @@ export function renderCall(container: HTMLElement, session: CallSession, opts: C
     const parts = [source === "screen" ? `Tela de ${name}` : name + (isMe ? " (você)" : "")];
     if (p && source !== "screen") parts.push(roleLabel(p.role));
     caption.textContent = parts.join(" · ");
-    if (p?.muted.microphone && source !== "screen") caption.append(h("span", { class: "mudo", "aria-label": "microfone desligado", title: "Microfone desligado" }, " 🔇"));
+    if (p?.muted.microphone && source !== "screen") caption.append(h("span", { class: "mudo", "aria-label": "microfone desligado", title: "Microfone desligado" }, " · sem microfone"));
     if (p?.presence === "reconnecting") caption.append(h("span", { class: "reconectando" }, " · reconectando…"));
     (tile.querySelector(".avatar") as HTMLElement).textContent = initials(name);
     tile.setAttribute("aria-label", caption.textContent ?? name);
@@ -220,7 +220,10 @@ export function renderCall(container: HTMLElement, session: CallSession, opts: C
       const current = (el.srcObject as MediaStream | null)?.getAudioTracks()[0];
       if (current !== m.track) {
         el.srcObject = new MediaStream([m.track]);
-        el.play().catch(() => (soundBanner.hidden = false));
+        el.play().catch((err: unknown) => {
+          // Only a blocked autoplay needs the user's tap; an AbortError is just a newer srcObject.
+          if (err instanceof DOMException && err.name === "NotAllowedError") soundBanner.hidden = false;
+        });
       }
     }
   }
@@ -277,7 +280,7 @@ export function renderCall(container: HTMLElement, session: CallSession, opts: C
       peopleList.append(item);
     }
     const waitingCount = all.filter((p) => !p.admitted && p.participant_id !== session.meId).length;
-    peopleBtn.textContent = waitingCount > 0 && opts.isProfessional ? `👥 Pessoas (${waitingCount} aguardando)` : "👥 Pessoas";
+    peopleBtn.textContent = waitingCount > 0 && opts.isProfessional ? `Pessoas (${waitingCount} aguardando)` : "Pessoas";
   }
 
   function renderChat(): void {
