@@ -71,6 +71,29 @@ async def test_professional_and_patient_each_receive_the_others_audio_and_video(
     assert await patient.call("ice_candidate", end) == {"ok": True}
 
 
+async def test_a_candidate_trickled_before_the_answer_is_applied_is_buffered(
+    live: Live, peers: Peers
+) -> None:
+    booking = await book(live, patient=False, professionals=2)
+    a = await joined(live, peers, booking.professionals[0].token, booking.consultation_id, "a")
+    b = peers(live, booking.professionals[1].token, "b")
+    early: list[Any] = []
+
+    async def candidate_first(offer: dict[str, Any]) -> Any:
+        # A browser starts trickling right after setLocalDescription, before its ack lands.
+        host = "candidate:1 1 udp 2130706431 127.0.0.1 50000 typ host"
+        early.append(await b.call("ice_candidate", {"candidate": host, "sdpMid": "0"}))
+        b.answer_with = None
+        return await b._on_offer(offer)
+
+    b.answer_with = candidate_first
+    await b.connect()
+    await b.join(booking.consultation_id)
+    await eventually(lambda: early)
+    assert early == [{"ok": True, "buffered": True}]
+    await eventually(lambda: receives(a, [b])() and receives(b, [a])())
+
+
 async def test_in_a_four_party_teleinterconsulta_everyone_receives_everyone(
     live: Live, peers: Peers
 ) -> None:
