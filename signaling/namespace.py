@@ -549,7 +549,9 @@ class ConsultationNamespace(socketio.AsyncNamespace):
     async def _admit_event(
         self, sid: str, session: Session, roster: Roster, seat: Seat, payload: Admit
     ) -> dict[str, Any]:
-        if not seat.grant.is_professional:
+        # Anyone may ask for their own re-check (the patient just consented in the browser);
+        # only professionals may ask for someone else's.
+        if not seat.grant.is_professional and str(payload.participant_id) != seat.participant_id:
             raise SignalingError("forbidden")
         async with roster.lock:
             target = roster.seats.get(str(payload.participant_id))

@@ -227,8 +227,12 @@ async def test_a_patient_without_consent_is_held_and_no_media_is_admitted(
     media_room = live.app[REALTIME].rooms.get(RoomId(str(booking.consultation_id)))
     assert media_room is not None and set(media_room.participants) == {doctor.participant_id}
 
+    assert error_code(await patient.call("admit", {"participant_id": doctor.participant_id})) == (
+        "forbidden"
+    )
     await record_consent(live, booking)
-    admitted = await doctor.call("admit", {"participant_id": patient.participant_id})
+    # The patient asks for their own re-check right after consenting (a professional could too).
+    admitted = await patient.call("admit", {"participant_id": patient.participant_id})
     assert admitted == {"ok": True, "admitted": True}
     await eventually(receives(doctor, [patient], (MIC,)))
 
