@@ -33,6 +33,7 @@ from aiortc.rtcrtpreceiver import StreamStatistics
 from aiortc.rtp import (
     RTCP_PSFB_APP,
     RTP_HISTORY_SIZE,
+    HeaderExtensionsMap,
     RtcpPsfbPacket,
     RtpPacket,
     pack_remb_fci,
@@ -217,14 +218,18 @@ class ReceiverTap:
     decoder thread that `receive()` starts never gets any work.
     """
 
-    def __init__(self, receiver: RTCRtpReceiver, on_packet: RtpCallback) -> None:
+    def __init__(
+        self, receiver: RTCRtpReceiver, on_packet: RtpCallback, *, remb: bool = True
+    ) -> None:
         self.receiver = receiver
         self._on_packet = on_packet
         self._codecs = receiver._RTCRtpReceiver__codecs  # type: ignore[attr-defined]
         self._rtx_ssrc = receiver._RTCRtpReceiver__rtx_ssrc  # type: ignore[attr-defined]
         self._streams: dict[int, StreamStatistics] = receiver._RTCRtpReceiver__remote_streams  # type: ignore[attr-defined]
         self._nack = receiver._RTCRtpReceiver__nack_generator  # type: ignore[attr-defined]
-        self._estimator = receiver._RTCRtpReceiver__remote_bitrate_estimator  # type: ignore[attr-defined]
+        self._estimator = (
+            receiver._RTCRtpReceiver__remote_bitrate_estimator if remb else None  # type: ignore[attr-defined]
+        )
         self._active = receiver._RTCRtpReceiver__active_ssrc  # type: ignore[attr-defined]
         self.media_ssrc: int | None = None
         self.codec_name: str | None = None
@@ -305,25 +310,26 @@ class ReceiverTap:
 # --------------------------------------------------------------------------- egress
 
 
-class _HistoryPacket(RtpPacket):
-    """A forwarded packet kept for retransmission; parsed only if a NACK asks for it.
+class _History(dict[int, RtpPacket]):
+    """Stands in for `RTCRtpSender.__rtp_history`: a ring of serialised packets.
 
-    The stock `RTCRtpSender._retransmit` reads `sequence_number` first, then (through
-    `wrap_rtx` or `serialize`) the rest, which `__getattr__` materialises on demand.
+    The forwarding path stores bytes (two list stores, no allocation per packet); the stock
+    `RTCRtpSender._retransmit` calls `.get(seq % 128)` on a NACK and receives a parsed
+    `RtpPacket`, which it wraps in RTX as usual.
     """
 
-    def __init__(self, sequence_number: int, data: bytes, tap: SenderTap) -> None:
-        # deliberately not calling RtpPacket.__init__: this object is created per packet
-        self.sequence_number = sequence_number
-        self._raw = data
-        self._tap = tap
+    __slots__ = ("data", "extensions_map", "sequence_numbers")
 
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("_"):
-            raise AttributeError(name)
-        parsed = RtpPacket.parse(self._raw, self._tap.extensions_map)
-        self.__dict__.update(parsed.__dict__)
-        return self.__dict__[name]
+    def __init__(self, extensions_map: HeaderExtensionsMap) -> None:
+        super().__init__()
+        self.extensions_map = extensions_map
+        self.sequence_numbers: list[int] = [-1] * RTP_HISTORY_SIZE
+        self.data: list[bytes] = [b""] * RTP_HISTORY_SIZE
+
+    def get(self, key: int, default: Any = None) -> Any:
+        if 0 <= key < RTP_HISTORY_SIZE and self.sequence_numbers[key] >= 0:
+            return RtpPacket.parse(self.data[key], self.extensions_map)
+        return default
 
 
 class SenderTap:
@@ -337,6 +343,8 @@ class SenderTap:
         "_addr",
         "_dtls",
         "_history",
+        "_history_data",
+        "_history_seq",
         "_nominated",
         "_pair",
         "_protect",
@@ -353,8 +361,11 @@ class SenderTap:
     def __init__(self, transceiver: RTCRtpTransceiver) -> None:
         self.transceiver = transceiver
         self.sender = transceiver.sender
-        self._history: dict[int, RtpPacket] = self.sender._RTCRtpSender__rtp_history  # type: ignore[attr-defined]
         self.extensions_map = self.sender._RTCRtpSender__rtp_header_extensions_map  # type: ignore[attr-defined]
+        self._history = _History(self.extensions_map)
+        self._history_seq = self._history.sequence_numbers
+        self._history_data = self._history.data
+        self.sender._RTCRtpSender__rtp_history = self._history  # type: ignore[attr-defined]
         self._dtls: RTCDtlsTransport | None = None
         self._protect: Callable[[bytes], bytes] | None = None
         self._nominated: dict[int, Any] = {}
@@ -412,11 +423,11 @@ class SenderTap:
             if pair is None:
                 return
             self._pair = pair
-            self._sendto = pair.protocol.transport.sendto
+            self._sendto = _direct_sendto(pair.protocol.transport)
             self._addr = pair.remote_addr
-        self._history[sequence_number % RTP_HISTORY_SIZE] = _HistoryPacket(
-            sequence_number, data, self
-        )
+        slot = sequence_number % RTP_HISTORY_SIZE
+        self._history_seq[slot] = sequence_number
+        self._history_data[slot] = data
         self._sendto(self._protect(data), self._addr)  # type: ignore[misc]
         sender = self.sender
         sender._RTCRtpSender__ntp_timestamp = ntp  # type: ignore[attr-defined]
@@ -429,6 +440,28 @@ class SenderTap:
     def rtt(self) -> float | None:
         rtt: float | None = self.sender._RTCRtpSender__rtt  # type: ignore[attr-defined]
         return rtt
+
+
+def _direct_sendto(transport: asyncio.DatagramTransport) -> Callable[[bytes, Any], None]:
+    """`sendto` on the UDP socket itself, falling back to the asyncio transport (which
+    queues) when the socket would block or the transport already has a backlog."""
+    sock = getattr(transport, "_sock", None)
+    backlog: Callable[[], int] | None = getattr(transport, "get_write_buffer_size", None)
+    if sock is None or backlog is None:
+        return transport.sendto
+
+    def sendto(data: bytes, addr: Any) -> None:
+        if backlog():
+            transport.sendto(data, addr)
+            return
+        try:
+            sock.sendto(data, addr)
+        except (BlockingIOError, InterruptedError):
+            transport.sendto(data, addr)
+        except OSError:
+            pass  # a vanished peer (ICMP unreachable) must not stop the fan-out
+
+    return sendto
 
 
 def ntp_now() -> int:

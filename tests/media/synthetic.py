@@ -18,6 +18,7 @@ import asyncio
 import fractions
 import random
 import time
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,6 +48,12 @@ from media._aiortc import (
 from media.codecs import starts_keyframe
 
 VIDEO_CLIP = "clip_vp8.ivf"
+
+
+def payload_key(payload: bytes) -> int:
+    """Identifies a payload across processes (`hash()` is salted per process)."""
+    return zlib.crc32(payload) << 16 | len(payload)
+
 AUDIO_CLIP = "clip_opus.ogg"
 
 
@@ -176,7 +183,7 @@ class Inbound:
     sequence_numbers: set[int] = field(default_factory=set)
     payloads: list[bytes] = field(default_factory=list)
     arrivals: list[tuple[int, float]] = field(default_factory=list)
-    "(hash of payload, time.time()) per packet when latency is recorded."
+    "(payload_key(payload), time.time()) per packet when latency is recorded."
 
 
 class SyntheticClient:
@@ -282,10 +289,12 @@ class SyntheticClient:
             if self.record_payloads:
                 inbound.payloads.append(packet.payload)
             if self.record_arrivals:
-                inbound.arrivals.append((hash(packet.payload), now))
+                inbound.arrivals.append((payload_key(packet.payload), now))
 
         receiver: RTCRtpReceiver = transceiver.receiver
-        ReceiverTap(receiver, on_packet)
+        # no REMB: browsers rate-limit theirs, aiortc's estimator would send one per
+        # packet whenever it sees overuse (this shared machine) and load the SFU with RTCP
+        ReceiverTap(receiver, on_packet, remb=False)
         if self.loss:
             loss, rng = self.loss, self._random
             drop_incoming_rtp(receiver, lambda p: p.payload_type < 100 and rng.random() < loss)
@@ -299,7 +308,7 @@ class SyntheticClient:
                 if camera is not None and t.sender.track is camera:
                     self._sent_pt = negotiated_payload_types(t)[0]
         if data[1] & 0x7F == self._sent_pt:
-            self.sent_payloads[hash(RtpPacket.parse(data).payload)] = time.time()
+            self.sent_payloads[payload_key(RtpPacket.parse(data).payload)] = time.time()
 
     def received(self, publisher_id: str, source: TrackSource) -> Inbound | None:
         """What arrived on the slot that currently carries `publisher_id`'s `source`."""

@@ -1,0 +1,173 @@
+"""Per-packet floor of a Python forwarder, measured next to the SFU's own per-leg path.
+
+Both loops send the same 1200-byte packets, SRTP-protected (AES-256-GCM, aiortc's first
+choice), over UDP on 127.0.0.1 to sockets another process drains:
+
+* floor: struct rewrite of PT/seq/ts/SSRC + `Session.protect` + `socket.sendto`;
+* sfu:   `Subscription.send` -> `SenderTap.write` (header template, history, SR counters,
+         protect, asyncio transport `sendto`), i.e. exactly what a subscriber leg runs.
+
+CPU seconds (getrusage) per packet; run in the same session as `bench.sfu` so the shared
+machine's load affects both alike.
+
+    .venv/bin/python -m bench.floor
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import multiprocessing as mp
+import os
+import resource
+import socket
+import struct
+from multiprocessing.connection import Connection
+from typing import Any
+
+PAYLOAD = os.urandom(1200)
+LEGS = 48
+PACKETS = 20000
+
+
+def cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def drain(ports: Connection, n: int) -> None:
+    socks = []
+    for _ in range(n):
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.bind(("127.0.0.1", 0))
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+        socks.append(s)
+    ports.send([s.getsockname()[1] for s in socks])
+    import selectors
+
+    selector = selectors.DefaultSelector()
+    for s in socks:
+        s.setblocking(False)
+        selector.register(s, selectors.EVENT_READ)
+    while True:
+        for key, _ in selector.select(1.0):
+            sock: Any = key.fileobj
+            try:
+                while True:
+                    sock.recv(2048)
+            except BlockingIOError:
+                pass
+        if ports.poll():
+            return
+
+
+def _session() -> Any:
+    from pylibsrtp import Policy, Session
+
+    key = os.urandom(44)
+    policy = Policy(
+        key=key,
+        ssrc_type=Policy.SSRC_ANY_OUTBOUND,
+        srtp_profile=Policy.SRTP_PROFILE_AEAD_AES_256_GCM,
+    )
+    policy.allow_repeat_tx = True
+    return Session(policy)
+
+
+def floor_loop(ports: list[int]) -> float:
+    session = _session()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.setblocking(False)
+    head = struct.Struct("!BBHII")
+    addrs = [("127.0.0.1", p) for p in ports]
+    start = cpu()
+    for i in range(PACKETS // LEGS):
+        for leg, addr in enumerate(addrs):
+            data = head.pack(0x80, 96, (i + leg) & 0xFFFF, i * 3000, leg + 1) + PAYLOAD
+            try:
+                sock.sendto(session.protect(data), addr)
+            except BlockingIOError:
+                pass
+    return (cpu() - start) / ((PACKETS // LEGS) * LEGS)
+
+
+async def sfu_loop(ports: list[int]) -> float:
+    """The real per-leg code (Subscription.send -> SenderTap.write) on fake aiortc objects."""
+    from types import SimpleNamespace
+
+    from aiortc.rtcdtlstransport import State
+    from aiortc.rtp import HeaderExtensionsMap
+
+    from media._aiortc import SenderTap
+    from media.ids import ParticipantId, TrackKind
+    from media.subscription import Subscription, _Template
+
+    loop = asyncio.get_running_loop()
+    session = _session()
+    legs = []
+    for leg, port in enumerate(ports):
+        transport, _ = await loop.create_datagram_endpoint(
+            asyncio.DatagramProtocol, local_addr=("127.0.0.1", 0)
+        )
+        pair = SimpleNamespace(
+            protocol=SimpleNamespace(transport=transport), remote_addr=("127.0.0.1", port)
+        )
+        ice = SimpleNamespace(_connection=SimpleNamespace(_nominated={1: pair}))
+        dtls = SimpleNamespace(_state=State.CONNECTED, _tx_srtp=session, transport=ice)
+        xmap = HeaderExtensionsMap()
+        sender = SimpleNamespace(
+            _ssrc=leg + 1,
+            transport=dtls,
+            _RTCRtpSender__started=True,
+            _RTCRtpSender__rtp_history={},
+            _RTCRtpSender__rtp_header_extensions_map=xmap,
+            _RTCRtpSender__ntp_timestamp=0,
+            _RTCRtpSender__rtp_timestamp=0,
+            _RTCRtpSender__octet_count=0,
+            _RTCRtpSender__packet_count=0,
+            _send_keyframe=None,
+            _retransmit=None,
+        )
+        transceiver: Any = SimpleNamespace(sender=sender, mid=str(leg))
+        sub = Subscription.__new__(Subscription)
+        sub.tap = SenderTap(transceiver)  # replaces the fake history with its ring
+        assert sub.tap.ready()
+        sub.seq_offset = 1000
+        sub._ts_offset = 5
+        template = _Template(sub.tap, 97, with_level=False)
+        sub._templates = (template, template)
+        sub.kind = TrackKind.VIDEO
+        sub.subscriber_id = ParticipantId(str(leg))
+        legs.append(sub)
+    abs3 = b"\x01\x02\x03"
+    start = cpu()
+    for i in range(PACKETS // LEGS):
+        for sub in legs:
+            sub.send(i, i * 3000, 0, PAYLOAD, None, 123456789, abs3, 0)
+        if i % 20 == 0:
+            await asyncio.sleep(0)  # let the transports flush
+    return (cpu() - start) / ((PACKETS // LEGS) * LEGS)
+
+
+def measure() -> dict[str, float]:
+    ctx = mp.get_context("spawn")
+    parent, child = ctx.Pipe()
+    sink = ctx.Process(target=drain, args=(child, LEGS), daemon=True)
+    sink.start()
+    ports = parent.recv()
+    try:
+        floors = [floor_loop(ports) for _ in range(3)]
+        sfus = [asyncio.run(sfu_loop(ports)) for _ in range(3)]
+    finally:
+        parent.send("stop")
+        sink.join(5)
+    floor, leg = sorted(floors)[1], sorted(sfus)[1]
+    return {
+        "floor_us_per_packet": round(1e6 * floor, 2),
+        "sfu_leg_us_per_packet": round(1e6 * leg, 2),
+        "sfu_leg_over_floor": round(leg / floor, 2),
+    }
+
+
+if __name__ == "__main__":
+    print(json.dumps(measure()))

@@ -1,0 +1,558 @@
+"""SFU benchmark: server CPU per forwarded packet, ingest cost, added latency, loss, rooms per core.
+
+The SFU (a `RoomRegistry`) runs in its own process, so its CPU is measured alone with
+getrusage (user + system, all threads). Synthetic clients in two other processes (one for
+publishers, one for subscribers) send a pre-encoded VP8/Opus clip and count RTP without
+decoding. Offers travel over a local TCP socket (JSON lines), standing in for Socket.IO.
+
+Scenarios: 1 -> N fan-out of one ~1 Mbit/s VP8 publisher (N = 0 measures ingest alone),
+K parallel 1:1 audio+video rooms, one 6-party room, and the same fan-out through aiortc's
+MediaRelay (decode + re-encode per subscriber) as the baseline, in the same run.
+
+    .venv/bin/python -m bench.sfu            # full run (~8 min), writes bench/results/sfu.json
+    .venv/bin/python -m bench.sfu --quick    # ~2 min smoke run
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime
+import json
+import multiprocessing as mp
+import os
+import platform
+import resource
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results" / "sfu.json"
+CLIPS = Path(os.environ.get("SFU_BENCH_CLIPS", "/tmp/telessaude-bench-clips"))
+
+
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def cpu_split() -> tuple[float, float]:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime, usage.ru_stime
+
+
+async def send_json(writer: asyncio.StreamWriter, obj: object) -> None:
+    writer.write((json.dumps(obj) + "\n").encode())
+    await writer.drain()
+
+
+async def recv_json(reader: asyncio.StreamReader) -> Any:
+    line = await reader.readline()
+    if not line:
+        raise ConnectionError("control connection closed")
+    return json.loads(line)
+
+
+async def pipe_recv(conn: Connection) -> Any:
+    return await asyncio.get_running_loop().run_in_executor(None, conn.recv)
+
+
+# --------------------------------------------------------------------------- SFU process
+
+
+class TcpNegotiator:
+    """Negotiator over the benchmark's TCP control connections (one per participant)."""
+
+    def __init__(self) -> None:
+        self.streams: dict[str, tuple[asyncio.StreamReader, asyncio.StreamWriter]] = {}
+
+    async def exchange(self, room_id: Any, participant_id: Any, offer: Any) -> str:
+        reader, writer = self.streams[participant_id]
+        await send_json(writer, {"offer": offer.as_dict()})
+        answer: str = (await recv_json(reader))["answer"]
+        return answer
+
+
+class RelayServer:
+    """The baseline: stock aiortc, decode once, MediaRelay, one encode per subscriber."""
+
+    def __init__(self, negotiator: TcpNegotiator) -> None:
+        from aiortc.contrib.media import MediaBlackhole, MediaRelay
+
+        self.negotiator = negotiator
+        self.relay = MediaRelay()
+        self.blackhole = MediaBlackhole()
+        self.track: Any = None
+        self.track_ready = asyncio.Event()
+        self.pcs: list[Any] = []
+        self.senders: list[Any] = []
+
+    async def connect(self, room: str, participant: str, role: str) -> None:
+        from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+
+        from media import Offer, Slot, TrackKind, TrackSource
+        from media._aiortc import restrict_host_addresses
+        from media.codecs import pin_codecs
+
+        pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        self.pcs.append(pc)
+        if role == "pub":
+            transceiver = pc.addTransceiver("video", direction="recvonly")
+
+            @pc.on("track")
+            def on_track(track: Any) -> None:
+                self.track = track
+                self.track_ready.set()
+
+            slot = Slot("", TrackKind.VIDEO, "publish", TrackSource.CAMERA)
+        else:
+            await self.track_ready.wait()
+            if not self.senders:  # the blackhole drained decoded frames until now
+                await self.blackhole.stop()
+            transceiver = pc.addTransceiver(self.relay.subscribe(self.track), direction="sendonly")
+            self.senders.append(transceiver.sender)
+            slot = Slot("", TrackKind.VIDEO, "subscribe", TrackSource.CAMERA, "pub")  # type: ignore[arg-type]
+        pin_codecs(transceiver, TrackKind.VIDEO, "VP8")
+        restrict_host_addresses(pc, ["127.0.0.1"])
+        await pc.setLocalDescription(await pc.createOffer())
+        mid = transceiver.mid or "0"
+        offer = Offer(
+            pc.localDescription.sdp,
+            [Slot(mid, slot.kind, slot.direction, slot.source, slot.publisher_id)],
+        )
+        answer = await self.negotiator.exchange(room, participant, offer)
+        await pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
+        if role == "pub":
+            await self.track_ready.wait()
+            self.blackhole.addTrack(self.track)
+            await self.blackhole.start()
+
+    async def forwarded(self) -> int:
+        total = 0
+        for sender in self.senders:
+            for stat in (await sender.getStats()).values():
+                if stat.type == "outbound-rtp":
+                    total += stat.packetsSent
+        return total
+
+    async def close(self) -> None:
+        for pc in self.pcs:
+            await pc.close()
+
+
+def sfu_main(mode: str, conn: Connection) -> None:
+    asyncio.run(_sfu(mode, conn))
+
+
+async def _sfu(mode: str, conn: Connection) -> None:
+    from media import MediaConfig, ParticipantId, RoomId, RoomRegistry
+
+    negotiator = TcpNegotiator()
+    registry = RoomRegistry(
+        MediaConfig(host_addresses=["127.0.0.1"], empty_room_timeout_s=3600), None, negotiator
+    )
+    relay = RelayServer(negotiator) if mode == "relay" else None
+    profiler: Any = None
+    profile_path: str | None = None
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        hello = await recv_json(reader)
+        negotiator.streams[hello["participant"]] = (reader, writer)
+        if relay is not None:
+            await relay.connect(hello["room"], hello["participant"], hello["role"])
+        else:
+            room = registry.get_or_create(RoomId(hello["room"]))
+            await room.connect(ParticipantId(hello["participant"]))
+        await send_json(writer, {"joined": True})
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    conn.send({"port": server.sockets[0].getsockname()[1]})
+
+    async def counters() -> dict[str, Any]:
+        total = registry.stats()["total"].as_dict()
+        if relay is not None:
+            total["forwarded_packets"] = await relay.forwarded()
+        user, system = cpu_split()
+        return {
+            "cpu": user + system,
+            "user": user,
+            "system": system,
+            "wall": time.monotonic(),
+            **total,
+        }
+
+    marks: dict[str, dict[str, Any]] = {}
+    while True:
+        command = await pipe_recv(conn)
+        if command == "quit":
+            break
+        if isinstance(command, tuple) and command[0] == "profile":
+            # py-spy cannot attach on these machines (it fails to read the interpreter);
+            # pyinstrument samples the event-loop thread from inside instead
+            from pyinstrument import Profiler
+
+            profiler, profile_path = Profiler(interval=0.0005, async_mode="disabled"), command[1]
+            conn.send({"ok": True})
+            continue
+        if command == "start" and profiler is not None:
+            profiler.start()
+        marks[command] = await counters()
+        if command == "stop" and profiler is not None:
+            profiler.stop()
+            assert profile_path is not None
+            Path(profile_path).write_text(
+                profiler.output_text(unicode=False, show_all=False)
+                + "\n\n"
+                + profiler.output_text(unicode=False, flat=True)
+            )
+        if command == "stop":
+            start, stop = marks["start"], marks["stop"]
+            conn.send(
+                {
+                    key: stop[key] - start[key]
+                    for key in start
+                    if isinstance(stop[key], (int, float)) and stop[key] is not None
+                }
+            )
+        else:
+            conn.send({"ok": True})
+    await registry.close_all()
+    if relay is not None:
+        await relay.close()
+    server.close()
+    conn.send({"bye": True})
+
+
+# --------------------------------------------------------------------------- client processes
+
+
+@dataclass
+class ClientSpec:
+    room: str
+    participant: str
+    publish: list[str] = field(default_factory=list)
+    "sources this client publishes: microphone, camera"
+    role: str = "sub"
+    record_sent: bool = False
+    record_arrivals: bool = False
+
+
+def clients_main(port: int, specs: list[ClientSpec], conn: Connection) -> None:
+    asyncio.run(_clients(port, specs, conn))
+
+
+async def _clients(port: int, specs: list[ClientSpec], conn: Connection) -> None:
+    sys.path.insert(0, str(ROOT))
+    from media import Offer, Slot, TrackKind, TrackSource
+    from tests.media.synthetic import Clip, SyntheticClient
+
+    video = Clip.load(CLIPS / "clip_vp8.ivf")
+    audio = Clip.load(CLIPS / "clip_opus.ogg")
+    clients: list[SyntheticClient] = []
+    tasks: list[asyncio.Task[None]] = []
+
+    async def run(spec: ClientSpec, joined: asyncio.Event) -> None:
+        client = SyntheticClient(
+            spec.participant,
+            video if "camera" in spec.publish else None,
+            audio if "microphone" in spec.publish else None,
+            publish=[TrackSource(s) for s in spec.publish],
+            record_sent=spec.record_sent,
+            record_arrivals=spec.record_arrivals,
+        )
+        clients.append(client)
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        await send_json(
+            writer, {"room": spec.room, "participant": spec.participant, "role": spec.role}
+        )
+        while True:
+            message = await recv_json(reader)
+            if "joined" in message:
+                joined.set()
+                continue
+            o = message["offer"]
+            offer = Offer(
+                o["sdp"],
+                [
+                    Slot(
+                        s["mid"],
+                        TrackKind(s["kind"]),
+                        s["direction"],
+                        None if s["source"] is None else TrackSource(s["source"]),
+                        s["publisher_id"],
+                    )
+                    for s in o["slots"]
+                ],
+            )
+            await send_json(writer, {"answer": await client.answer(offer)})
+
+    for spec in specs:
+        joined = asyncio.Event()
+        tasks.append(asyncio.create_task(run(spec, joined)))
+        await asyncio.wait_for(joined.wait(), 30)
+    conn.send({"ready": True})
+
+    def snapshot() -> dict[str, Any]:
+        unique = sum(len(i.sequence_numbers) for c in clients for i in c.inbound.values())
+        return {"cpu": cpu_seconds(), "unique_received": unique, "time": time.time()}
+
+    marks: dict[str, dict[str, Any]] = {}
+    while True:
+        command = await pipe_recv(conn)
+        if command == "quit":
+            break
+        marks[command] = snapshot()
+        if command == "stop":
+            t0 = marks["start"]["time"]
+            sent: dict[int, float] = {}
+            arrivals: list[tuple[int, float]] = []
+            for c in clients:
+                sent.update({h: t for h, t in c.sent_payloads.items() if t >= t0 - 1})
+                for inbound in c.inbound.values():
+                    arrivals.extend((h, t) for h, t in inbound.arrivals if t >= t0)
+            conn.send(
+                {
+                    "cpu": marks["stop"]["cpu"] - marks["start"]["cpu"],
+                    "unique_received": marks["stop"]["unique_received"]
+                    - marks["start"]["unique_received"],
+                    "sent": sent,
+                    "arrivals": arrivals,
+                }
+            )
+        else:
+            conn.send({"ok": True})
+    for task in tasks:
+        task.cancel()
+    for c in clients:
+        await c.close()
+    conn.send({"bye": True})
+
+
+# --------------------------------------------------------------------------- orchestration
+
+
+def run_scenario(
+    name: str,
+    mode: str,
+    publishers: list[ClientSpec],
+    subscribers: list[ClientSpec],
+    warmup: float,
+    window: float,
+    profile: str | None = None,
+) -> dict[str, Any]:
+    ctx = mp.get_context("spawn")
+    procs: list[Any] = []
+
+    def start(target: Callable[..., None], *args: Any) -> Connection:
+        parent, child = ctx.Pipe()
+        process = ctx.Process(target=target, args=(*args, child), daemon=True)
+        process.start()
+        procs.append(process)
+        return parent
+
+    try:
+        sfu = start(sfu_main, mode)
+        port = sfu.recv()["port"]
+        # subscribers in groups of 16 per process, so that a starved client process on
+        # this shared machine does not show up as SFU latency or loss
+        groups = [publishers] + [subscribers[i : i + 16] for i in range(0, len(subscribers), 16)]
+        groups = [g for g in groups if g]
+        pipes = []
+        for group in groups:  # publishers connect first, then subscribers
+            pipe = start(clients_main, port, group)
+            if not pipe.poll(120):
+                raise RuntimeError(f"{name}: clients not ready")
+            pipe.recv()
+            pipes.append(pipe)
+        time.sleep(warmup)
+        if profile:
+            sfu.send(("profile", profile))
+            sfu.recv()
+        for pipe in [sfu, *pipes]:
+            pipe.send("start")
+        for pipe in [sfu, *pipes]:
+            pipe.recv()
+        time.sleep(window)
+        for pipe in [sfu, *pipes]:
+            pipe.send("stop")
+        server = sfu.recv()
+        clients = [pipe.recv() for pipe in pipes]
+        for pipe in [*pipes, sfu]:
+            pipe.send("quit")
+            pipe.poll(60) and pipe.recv()
+    finally:
+        for process in procs:
+            process.join(20)
+            if process.is_alive():
+                process.terminate()  # only our own children
+                process.join(5)
+
+    sent: dict[int, float] = {}
+    arrivals: list[tuple[int, float]] = []
+    for c in clients:
+        sent.update(c["sent"])
+        arrivals.extend(c["arrivals"])
+    latencies = sorted(1000 * (t - sent[h]) for h, t in arrivals if h in sent)
+    forwarded = server.get("forwarded_packets", 0)
+    received = sum(c["unique_received"] for c in clients)
+    cpu = server["cpu"]
+    wall = server["wall"]
+    return {
+        "scenario": name,
+        "mode": mode,
+        "window_s": round(wall, 2),
+        "sfu_cpu_s": round(cpu, 3),
+        "sfu_cpu_per_s": round(cpu / wall, 4),
+        "sfu_system_share": round(server["system"] / cpu, 3) if cpu else None,
+        "received_packets": server.get("received_packets"),
+        "forwarded_packets": forwarded,
+        "us_per_forwarded_packet": round(1e6 * cpu / forwarded, 2) if forwarded else None,
+        "us_per_received_packet": round(1e6 * cpu / server["received_packets"], 2)
+        if server.get("received_packets")
+        else None,
+        "client_unique_received": received,
+        "loss_ratio": round(max(0.0, 1 - received / forwarded), 5) if forwarded else None,
+        "latency_samples": len(latencies),
+        "p50_latency_ms": round(statistics.median(latencies), 3) if latencies else None,
+        "p99_latency_ms": round(latencies[int(0.99 * (len(latencies) - 1))], 3)
+        if latencies
+        else None,
+        "nacks_received": server.get("nacks_received"),
+        "client_cpu_s": [round(c["cpu"], 2) for c in clients],
+        "loadavg": os.getloadavg()[0],
+    }
+
+
+def fanout(n: int, mode: str = "forward") -> tuple[list[ClientSpec], list[ClientSpec]]:
+    pub = [ClientSpec("fanout", "pub", ["camera"], role="pub", record_sent=True)]
+    subs = [ClientSpec("fanout", f"sub{i}", record_arrivals=True) for i in range(n)]
+    return pub, subs
+
+
+def rooms_1to1(k: int) -> tuple[list[ClientSpec], list[ClientSpec]]:
+    both = ["microphone", "camera"]
+    a = [ClientSpec(f"room{i}", f"a{i}", both) for i in range(k)]
+    b = [ClientSpec(f"room{i}", f"b{i}", both) for i in range(k)]
+    return a, b
+
+
+def party(n: int) -> tuple[list[ClientSpec], list[ClientSpec]]:
+    both = ["microphone", "camera"]
+    return [ClientSpec("party", f"p{i}", both) for i in range(n)], []
+
+
+def median_of(runs: list[dict[str, Any]], key: str) -> float | None:
+    values = [r[key] for r in runs if r.get(key) is not None]
+    return round(statistics.median(values), 3) if values else None
+
+
+def machine() -> dict[str, Any]:
+    model = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"nproc": os.cpu_count(), "cpu_model": model, "python": platform.python_version()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="one short repeat of each scenario")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--window", type=float, default=10.0)
+    parser.add_argument("--fanout", type=int, nargs="+", default=[0, 16, 48])
+    parser.add_argument("--baseline", type=int, nargs="*", default=[2, 4])
+    parser.add_argument("--rooms", type=int, default=10, help="parallel 1:1 rooms")
+    parser.add_argument("--profile", help="write a py-spy raw profile of the 1->48 run here")
+    parser.add_argument("--no-write", action="store_true")
+    args = parser.parse_args()
+    if args.quick:
+        args.repeats, args.window = 1, 5.0
+        args.fanout, args.baseline, args.rooms = [0, 48], [2], 4
+    warmup = 3.0
+
+    sys.path.insert(0, str(ROOT))
+    from tests.media.synthetic import make_clips
+
+    make_clips(CLIPS, seconds=10.0, gop_s=1.0)
+    runs: list[dict[str, Any]] = []
+
+    def record(result: dict[str, Any]) -> None:
+        runs.append(result)
+        print(json.dumps(result), flush=True)
+
+    for n in args.fanout:
+        for r in range(args.repeats):
+            profile = args.profile if (n == max(args.fanout) and r == 0) else None
+            record(
+                {
+                    **run_scenario(
+                        f"fanout_{n}", "forward", *fanout(n), warmup, args.window, profile
+                    ),
+                    "n": n,
+                }
+            )
+    for n in args.baseline:
+        record({**run_scenario(f"relay_{n}", "relay", *fanout(n), warmup + 2, args.window), "n": n})
+    for _ in range(args.repeats):
+        record(
+            {
+                **run_scenario(
+                    f"rooms_1to1_{args.rooms}",
+                    "forward",
+                    *rooms_1to1(args.rooms),
+                    warmup,
+                    args.window,
+                ),
+                "n": args.rooms,
+            }
+        )
+    for _ in range(args.repeats):
+        record({**run_scenario("party_6", "forward", *party(6), warmup, args.window), "n": 6})
+
+    def of(name: str) -> list[dict[str, Any]]:
+        return [r for r in runs if r["scenario"] == name]
+
+    top = max(args.fanout)
+    fan = of(f"fanout_{top}")
+    ingest = of("fanout_0")
+    baseline = [r for r in runs if r["mode"] == "relay"]
+    rooms = of(f"rooms_1to1_{args.rooms}")
+    cpu_per_room = median_of(rooms, "sfu_cpu_per_s")
+    summary = {
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "machine": machine(),
+        "command": "python -m bench.sfu" + (" --quick" if args.quick else ""),
+        "note": "medians of repeats; the machine is shared with other jobs (see loadavg per run)",
+        "fanout_n": top,
+        "us_per_forwarded_packet": median_of(fan, "us_per_forwarded_packet"),
+        "baseline_us_per_forwarded_packet": median_of(baseline[-1:], "us_per_forwarded_packet"),
+        "baseline_n": baseline[-1]["n"] if baseline else None,
+        "ingest_cpu_s_per_s_per_stream": median_of(ingest, "sfu_cpu_per_s"),
+        "ingest_us_per_received_packet": median_of(ingest, "us_per_received_packet"),
+        "p50_added_latency_ms": median_of(fan, "p50_latency_ms"),
+        "p99_added_latency_ms": median_of(fan, "p99_latency_ms"),
+        "loss_ratio": median_of(fan, "loss_ratio"),
+        "rooms_1to1_cpu_s_per_s": cpu_per_room,
+        "rooms_1to1_per_core": round(args.rooms / cpu_per_room, 1) if cpu_per_room else None,
+        "party_6_cpu_s_per_s": median_of(of("party_6"), "sfu_cpu_per_s"),
+        "party_6_us_per_forwarded_packet": median_of(of("party_6"), "us_per_forwarded_packet"),
+        "runs": runs,
+    }
+    print(json.dumps({k: v for k, v in summary.items() if k != "runs"}, indent=2))
+    if not args.no_write:
+        RESULTS.parent.mkdir(parents=True, exist_ok=True)
+        RESULTS.write_text(json.dumps(summary, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
