@@ -10,7 +10,7 @@ from typing import Any
 from media import RoomId, TrackSource
 from server.realtime import REALTIME
 
-from .live import Live, Peer, book, eventually, record_consent
+from .live import NAMESPACE, Live, Peer, book, eventually, record_consent
 
 MIC, CAM, SCREEN = TrackSource.MICROPHONE, TrackSource.CAMERA, TrackSource.SCREEN
 Peers = Callable[..., Peer]
@@ -328,6 +328,19 @@ async def test_malformed_payloads_get_an_error_ack_and_the_room_goes_on(
     assert details == [{"field": "muted", "code": "missing", "message": "campo obrigatório"}]
     before = b.packets_from(a.participant_id, CAM)
     await eventually(lambda: b.packets_from(a.participant_id, CAM) > before + 30)
+
+
+async def test_an_oversized_frame_closes_only_that_socket(live: Live, peers: Peers) -> None:
+    booking = await book(live, patient=False, professionals=2)
+    a = peers(live, booking.professionals[0].token, "a", webrtc=False)
+    b = peers(live, booking.professionals[1].token, "b", webrtc=False)
+    for peer in (a, b):
+        await peer.connect()
+        await peer.join(booking.consultation_id)
+    await b.sio.emit("chat_send", {"client_msg_id": "big", "text": "x" * 300_000}, NAMESPACE)
+    await eventually(lambda: a.presence("reconnecting", b.participant_id))
+    assert (await a.call("chat_send", {"client_msg_id": "ok", "text": "sigo aqui"}))["ok"]
+    assert (await a.call("chat_history", {}))["messages"][0]["client_msg_id"] == "ok"
 
 
 async def test_a_hostile_sdp_answer_fails_only_that_participants_media(
