@@ -271,7 +271,12 @@ async def test_a_rolling_restart_loses_no_acknowledged_chat_message(
         stop.set()
         await asyncio.gather(*tasks, return_exceptions=True)
     assert reader.peer is not None
-    history = await reader.peer.call("chat_history", {"after_id": 0, "limit": 500})
-    stored = [m["client_msg_id"] for m in history["messages"]]
+    stored: list[str] = []
+    after_id, has_more = 0, True
+    while has_more:  # page through: the protocol caps one page
+        page = await reader.peer.call("chat_history", {"after_id": after_id, "limit": 100})
+        assert page["ok"], page
+        stored += [m["client_msg_id"] for m in page["messages"]]
+        after_id, has_more = page["messages"][-1]["id"] if page["messages"] else 0, page["has_more"]
     assert set(acknowledged) <= set(stored)
     assert len(stored) == len(set(stored))  # retries never duplicated a message
