@@ -371,6 +371,24 @@ async def test_a_hostile_sdp_answer_fails_only_that_participants_media(
     )
 
 
+async def test_an_answer_without_the_rooms_codec_is_refused_with_a_reason(
+    live: Live, peers: Peers
+) -> None:
+    booking = await book(live, patient=False)
+    doctor = peers(live, booking.professionals[0].token, "d")
+
+    async def without_vp8(offer: dict[str, Any]) -> Any:
+        doctor.answer_with = None
+        answer = await doctor._on_offer(offer)
+        return {"sdp": answer["sdp"].replace("VP8/90000", "VP9/90000")}
+
+    doctor.answer_with = without_vp8
+    await doctor.connect()
+    await doctor.join(booking.consultation_id)
+    await eventually(lambda: doctor.events["media_error"])
+    assert doctor.events["media_error"][0]["code"] == "unsupported_codec"
+
+
 async def test_a_flooding_socket_is_rate_limited(live: Live, peers: Peers) -> None:
     booking = await book(live, patient=False)
     doctor = await joined(live, peers, booking.professionals[0].token, booking.consultation_id, "d")
