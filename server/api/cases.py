@@ -19,10 +19,10 @@ from typing import Annotated, Any, Literal
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.api.errors import ApiError, forbidden
+from server.api.errors import ApiError, db_unavailable, forbidden, is_unreachable
 from server.api.json import json_response
 from server.api.validation import parse_body, parse_query, path_uuid
 from server.audit import record_audit, request_ip
@@ -60,21 +60,6 @@ Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, m
 SLA_SWEEP_INTERVAL_S = 300.0
 
 # ------------------------------------------------------------------------- plumbing
-
-
-def db_unavailable() -> ApiError:
-    return ApiError(
-        503,
-        "db_unavailable",
-        "Serviço temporariamente indisponível. Nada foi salvo; tente novamente em instantes.",
-    )
-
-
-def is_unreachable(exc: BaseException) -> bool:
-    """The database cannot be reached (down, restarting, network): not a bug, a 503."""
-    if isinstance(exc, (OperationalError, InterfaceError, OSError, TimeoutError)):
-        return True
-    return isinstance(exc, DBAPIError) and exc.connection_invalidated
 
 
 def case_errors(handler: Handler) -> Handler:

@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +42,21 @@ def unauthorized(message: str = "Autenticação necessária.") -> ApiError:
 
 def conflict(code: str, message: str) -> ApiError:
     return ApiError(409, code, message)
+
+
+def db_unavailable() -> ApiError:
+    return ApiError(
+        503,
+        "db_unavailable",
+        "Serviço temporariamente indisponível. Nada foi salvo; tente novamente em instantes.",
+    )
+
+
+def is_unreachable(exc: BaseException) -> bool:
+    """The database cannot be reached (down, restarting, network): not a bug, a 503."""
+    if isinstance(exc, (OperationalError, InterfaceError, OSError, TimeoutError)):
+        return True
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
 
 
 def error_body(code: str, message: str, details: list[dict[str, Any]] | None = None) -> str:
@@ -84,6 +100,13 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             raise
         code, message = _HTTP_CODES.get(exc.status, ("http_error", exc.reason))
         return error_response(ApiError(exc.status, code, message))
+    except (DBAPIError, OSError, TimeoutError) as exc:
+        if not is_unreachable(exc):
+            logger.exception("unhandled database error on %s %s", request.method, request.path)
+            return error_response(ApiError(500, "internal_error", "Erro interno. Tente novamente."))
+        # The handler's transaction rolled back with the connection: nothing was written.
+        logger.warning("database unreachable on %s %s", request.method, request.path)
+        return error_response(db_unavailable())
     except Exception:
         # Never leak internals, and never log request bodies (they may hold clinical data).
         logger.exception("unhandled error on %s %s", request.method, request.path)
