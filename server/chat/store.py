@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -53,6 +53,31 @@ def _insert(db: AsyncSession, table: Any) -> Any:
     raise NotImplementedError(f"chat store does not support the {dialect} dialect")
 
 
+@dataclass(frozen=True)
+class NewMessage:
+    """A message to store: where, by whom, the sender's own id, text and optional attachment."""
+
+    channel: str
+    author: ChatAuthor
+    client_msg_id: str
+    text: str
+    attachment_id: str | None = None
+
+
+def checked(message: NewMessage) -> NewMessage:
+    """The message as it will be stored (text trimmed), or InvalidChatMessageError in pt-BR."""
+    text = message.text.strip()
+    if not text and message.attachment_id is None:
+        raise InvalidChatMessageError("A mensagem está vazia.")
+    if len(text) > MAX_TEXT_CHARS:
+        raise InvalidChatMessageError(
+            f"A mensagem é longa demais (máximo de {MAX_TEXT_CHARS} caracteres)."
+        )
+    if not message.client_msg_id or len(message.client_msg_id) > MAX_CLIENT_MSG_ID_CHARS:
+        raise InvalidChatMessageError("Identificador da mensagem inválido.")
+    return message if text == message.text else replace(message, text=text)
+
+
 async def append(
     db: AsyncSession,
     channel: str,
@@ -67,39 +92,81 @@ async def append(
     the retry's text differs: the first write wins, so a message never changes after it was
     acknowledged. Concurrent retries are safe (the unique constraint decides, not a read).
     """
-    text = text.strip()
-    if not text and attachment_id is None:
-        raise InvalidChatMessageError("A mensagem está vazia.")
-    if len(text) > MAX_TEXT_CHARS:
-        raise InvalidChatMessageError(
-            f"A mensagem é longa demais (máximo de {MAX_TEXT_CHARS} caracteres)."
-        )
-    if not client_msg_id or len(client_msg_id) > MAX_CLIENT_MSG_ID_CHARS:
-        raise InvalidChatMessageError("Identificador da mensagem inválido.")
+    stored = await append_many(
+        db, [NewMessage(channel, author, client_msg_id, text, attachment_id)]
+    )
+    return stored[0]
+
+
+async def append_many(
+    db: AsyncSession, messages: Sequence[NewMessage]
+) -> list[tuple[ChatMessage, bool]]:
+    """``append`` for many messages in one statement; results in the order given.
+
+    One multi-row ``INSERT … ON CONFLICT DO NOTHING RETURNING``: new rows come back with their
+    ids, so they are not read again; only retries (rows that already existed) are selected. The
+    same (channel, client id) twice in one call is one row: the first is new, the later ones
+    are its retries. Raises InvalidChatMessageError if any message is invalid (check first with
+    ``checked`` to refuse one message without the others).
+    """
+    rows = [checked(m) for m in messages]
+    now = utcnow()
+    first: dict[tuple[str, str], NewMessage] = {}
+    for m in rows:
+        first.setdefault((m.channel, m.client_msg_id), m)
     statement = (
         _insert(db, ChatMessage)
         .values(
-            channel=channel,
-            author_kind=author.kind,
-            author_id=author.id,
-            author_name=author.display_name,
-            client_msg_id=client_msg_id,
-            text=text,
-            attachment_id=attachment_id,
-            created_at=utcnow(),
+            [
+                {
+                    "channel": m.channel,
+                    "author_kind": m.author.kind,
+                    "author_id": m.author.id,
+                    "author_name": m.author.display_name,
+                    "client_msg_id": m.client_msg_id,
+                    "text": m.text,
+                    "attachment_id": m.attachment_id,
+                    "created_at": now,
+                }
+                for m in first.values()
+            ]
         )
         .on_conflict_do_nothing(index_elements=["channel", "client_msg_id"])
-        .returning(ChatMessage.id)
+        .returning(ChatMessage.id, ChatMessage.channel, ChatMessage.client_msg_id)
     )
-    inserted_id = (await db.execute(statement)).scalar_one_or_none()
-    message = (
-        await db.execute(
+    stored: dict[tuple[str, str], ChatMessage] = {}
+    created: set[tuple[str, str]] = set()
+    for row_id, channel, client_msg_id in (await db.execute(statement)).all():
+        m = first[(channel, client_msg_id)]
+        created.add((channel, client_msg_id))
+        stored[(channel, client_msg_id)] = ChatMessage(
+            id=row_id,
+            channel=channel,
+            author_kind=m.author.kind,
+            author_id=m.author.id,
+            author_name=m.author.display_name,
+            client_msg_id=client_msg_id,
+            text=m.text,
+            attachment_id=m.attachment_id,
+            created_at=now,
+        )
+    retried = [key for key in first if key not in created]
+    if retried:
+        existing = await db.execute(
             select(ChatMessage)
-            .where(ChatMessage.channel == channel, ChatMessage.client_msg_id == client_msg_id)
+            .where(tuple_(ChatMessage.channel, ChatMessage.client_msg_id).in_(retried))
             .execution_options(populate_existing=True)
         )
-    ).scalar_one()
-    return message, inserted_id is not None
+        for message in existing.scalars():
+            stored[(message.channel, message.client_msg_id)] = message
+    results: list[tuple[ChatMessage, bool]] = []
+    for m in rows:
+        key = (m.channel, m.client_msg_id)
+        # Only the first occurrence of a key in this call is "new"; the rest are its retries.
+        is_new = key in created
+        created.discard(key)
+        results.append((stored[key], is_new))
+    return results
 
 
 async def history(
