@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import ssl
+import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -51,13 +51,18 @@ def _serve_args(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="serve HTTPS with a generated development certificate (phones on the LAN)",
     )
+    parser.add_argument(
+        "--migrate",
+        action="store_true",
+        default=os.environ.get("TELESSAUDE_MIGRATE_ON_START", "").lower() in {"1", "true", "yes"},
+        help="apply Alembic migrations before listening (also TELESSAUDE_MIGRATE_ON_START=1)",
+    )
+    parser.add_argument("--log-level", default=os.environ.get("TELESSAUDE_LOG_LEVEL", "INFO"))
 
 
 @command("serve", "run the HTTP/Socket.IO server", _serve_args)
 def serve(args: argparse.Namespace, settings: Settings) -> int:
-    from aiohttp import web
 
-    from server.app import create_app
     from server.tls import ensure_self_signed, lan_address
 
     updates: dict[str, object] = {}
@@ -71,21 +76,11 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
         cert, key = ensure_self_signed(settings.data_dir / "tls", hosts)
         settings = settings.model_copy(update={"tls_cert": cert, "tls_key": key})
     settings.resolve_jwt_secret()  # refuse to start now, not at the first login
-    ssl_context = None
-    if settings.tls_cert and settings.tls_key:
-        ssl_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        ssl_context.load_cert_chain(settings.tls_cert, settings.tls_key)
-    try:
-        from server.logging import configure_logging
+    from server.serve import serve as run_server  # imports the whole app: only when serving
 
-        configure_logging("INFO")
-    except ImportError:  # pragma: no cover - logging module is optional
-        pass
     print(f"Telessaúde em {settings.effective_public_url}", flush=True)
-    web.run_app(
-        create_app(settings), host=settings.host, port=settings.port, ssl_context=ssl_context,
-        print=None,
-    )  # fmt: skip
+    # JSON logs, optional migrations and the graceful SIGTERM drain live in server.serve.
+    run_server(settings, migrate=args.migrate, log_level=args.log_level)
     return 0
 
 
