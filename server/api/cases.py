@@ -39,7 +39,13 @@ from server.cases.deadlines import (
 )
 from server.cases.models import Case, CaseTransition, PatientSex
 from server.cases.notifications import deliver
-from server.cases.realtime import broadcast_message, broadcast_receipt, register
+from server.cases.realtime import (
+    CASE_CHAT_WRITER,
+    broadcast_message,
+    broadcast_receipt,
+    register,
+    setup_chat_writer,
+)
 from server.cases.service import STATUS_PT, CaseError, NewCase, Outcome
 from server.chat import MAX_CLIENT_MSG_ID_CHARS, MAX_TEXT_CHARS
 from server.chat import receipts as chat_receipts
@@ -417,10 +423,11 @@ async def post_message(request: web.Request) -> web.Response:
     caller = require_professional(request)
     case_id = path_uuid(request, "case_id")
     body = await parse_body(request, MessageIn)
-    async with request.app[DB_SESSIONS].begin() as db:
+    async with request.app[DB_SESSIONS]() as db:
         name = await _display_name(db, caller)
-        _, message, created = await case_chat.send(
-            db,
+    # Shares the group commit of the /cases sockets; returns once the transaction committed.
+    message, created = await request.app[CASE_CHAT_WRITER].submit(
+        case_chat.CaseSend(
             caller,
             name,
             case_id,
@@ -429,7 +436,8 @@ async def post_message(request: web.Request) -> web.Response:
             body.attachment_id,
             request_ip(request),
         )
-        payload = case_chat.message_json(message)
+    )
+    payload = case_chat.message_json(message)
     if created:
         await broadcast_message(request.app, case_id, payload)
     return json_response({"message": payload, "created": created}, status=201 if created else 200)
@@ -530,6 +538,7 @@ async def _sla_ctx(app: web.Application) -> AsyncIterator[None]:
 def setup_cases(app: web.Application) -> None:
     """Routes, the /cases Socket.IO namespace (when Socket.IO is attached) and the SLA sweep."""
     app.add_routes(routes)
+    setup_chat_writer(app)
     sio = app.get(SIO)
     if sio is not None:
         register(app, sio)

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server import chat as chat_store
@@ -81,6 +83,80 @@ async def send(
     if created:
         _audit(db, caller, "create", message.id, case, ip)
     return case, message, created
+
+
+@dataclass(frozen=True)
+class CaseSend:
+    """One ``send`` waiting for the next group commit (see ``send_many``)."""
+
+    caller: Caller
+    author_name: str
+    case_id: uuid.UUID
+    client_msg_id: str
+    text: str
+    attachment_id: uuid.UUID | None
+    ip: str | None = None
+
+
+async def send_many(
+    db: AsyncSession, sends: Sequence[CaseSend]
+) -> list[tuple[ChatMessage, bool] | Exception]:
+    """``send`` for many messages in one transaction: the same rules, one outcome per send.
+
+    Each send is authorised on its own against the case as it is in this transaction (so a
+    closed case or a removed specialist is seen at once, no cached membership), with one query
+    for all the cases and one for all the attachments. A refused send gets its CaseError and
+    the others are still stored; each new message gets its own audit event.
+    """
+    cases = {
+        case.id: case
+        for case in await db.scalars(select(Case).where(Case.id.in_({s.case_id for s in sends})))
+    }
+    attachment_ids = {s.attachment_id for s in sends if s.attachment_id is not None}
+    attachment_case: dict[uuid.UUID, uuid.UUID] = {}
+    if attachment_ids:
+        rows = await db.execute(
+            select(Attachment.id, Attachment.case_id).where(Attachment.id.in_(attachment_ids))
+        )
+        attachment_case = {attachment_id: case_id for attachment_id, case_id in rows.all()}
+    outcomes: list[tuple[ChatMessage, bool] | Exception | None] = [None] * len(sends)
+    accepted: list[tuple[int, CaseSend, Case, chat_store.NewMessage]] = []
+    for index, item in enumerate(sends):
+        case = cases.get(item.case_id)
+        try:
+            if case is None or not can_view_case(item.caller, case):
+                raise CaseError(404, "not_found", "Caso não encontrado.")
+            if case.status in FINAL_STATUSES:
+                raise CaseError(
+                    409, "case_closed", "O caso está encerrado: não aceita novas mensagens."
+                )
+            if item.attachment_id is not None and (
+                attachment_case.get(item.attachment_id) != case.id
+            ):
+                raise CaseError(422, "attachment_invalid", "O anexo não pertence a este caso.")
+            try:
+                message = chat_store.checked(
+                    chat_store.NewMessage(
+                        chat_store.case_channel(case.id),
+                        author_of(item.caller, item.author_name),
+                        item.client_msg_id,
+                        item.text,
+                        None if item.attachment_id is None else str(item.attachment_id),
+                    )
+                )
+            except InvalidChatMessageError as exc:
+                raise CaseError(422, exc.code, str(exc)) from exc
+        except CaseError as exc:
+            outcomes[index] = exc
+            continue
+        accepted.append((index, item, case, message))
+    if accepted:
+        stored = await chat_store.append_many(db, [message for _, _, _, message in accepted])
+        for (index, item, case, _), (row, created) in zip(accepted, stored, strict=True):
+            if created:
+                _audit(db, item.caller, "create", row.id, case, item.ip)
+            outcomes[index] = (row, created)
+    return [outcome for outcome in outcomes if outcome is not None]
 
 
 async def read_history(

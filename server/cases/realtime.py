@@ -7,7 +7,8 @@ Protocol (every ack is ``{"ok": true, ...}`` or ``{"ok": false, "error": {code, 
 - ``subscribe {case_id, after_id?}`` → ack ``{messages, last_read}``: joins the case room and
   returns everything after ``after_id`` (a reconnecting client passes the last id it saw).
 - ``send {case_id, client_msg_id, text, attachment_id?}`` → ack ``{message, created}``. The
-  message is committed before the ack and before ``message`` is broadcast to the case room.
+  message is committed before the ack and before ``message`` is broadcast to the case room
+  (concurrent sends share one transaction: ``server.chat.batch.GroupCommit``).
   Retrying with the same ``client_msg_id`` returns the stored message and broadcasts nothing.
 - ``read {case_id, last_id}`` → ack ``{last_read}``; ``receipt`` is broadcast to the room.
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 
 import socketio
@@ -27,7 +29,8 @@ from server.auth.tokens import Caller, CallerKind, InvalidTokenError
 from server.cases import chat as case_chat
 from server.cases.notifications import NAMESPACE, case_room, user_room
 from server.cases.service import CaseError
-from server.chat import MAX_CLIENT_MSG_ID_CHARS, MAX_TEXT_CHARS
+from server.chat import MAX_CLIENT_MSG_ID_CHARS, MAX_TEXT_CHARS, ChatMessage
+from server.chat.batch import GroupCommit, WriterStoppedError
 from server.db.models import Professional
 from server.keys import DB_SESSIONS, SIO, TOKENS
 
@@ -133,25 +136,24 @@ class CasesNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         except ValidationError as exc:
             return _invalid(exc)
         caller, name = await self._caller(sid)
+        send = case_chat.CaseSend(
+            caller,
+            name,
+            payload.case_id,
+            payload.client_msg_id,
+            payload.text,
+            payload.attachment_id,
+            self._ip(sid),
+        )
         try:
-            async with self._app[DB_SESSIONS].begin() as db:
-                _, message, created = await case_chat.send(
-                    db,
-                    caller,
-                    name,
-                    payload.case_id,
-                    payload.client_msg_id,
-                    payload.text,
-                    payload.attachment_id,
-                    self._ip(sid),
-                )
-                body = case_chat.message_json(message)
+            message, created = await self._app[CASE_CHAT_WRITER].submit(send)
         except CaseError as exc:
             return _error(exc.code, exc.message)
-        except (SQLAlchemyError, OSError):
+        except (SQLAlchemyError, OSError, TimeoutError, WriterStoppedError):
             logger.exception("case message not stored")
             return {"ok": False, "error": DB_UNAVAILABLE}
-        # Committed above: only now may anyone hear of it.
+        body = case_chat.message_json(message)
+        # Committed (the writer's transaction is over): only now may anyone hear of it.
         if created:
             await self.emit("message", body, room=case_room(payload.case_id), skip_sid=sid)
         return {"ok": True, "message": body, "created": created}
@@ -213,6 +215,25 @@ async def broadcast_receipt(
         room=case_room(case_id),
         namespace=NAMESPACE,
     )
+
+
+class CaseChatWriter(GroupCommit[case_chat.CaseSend, tuple[ChatMessage, bool]]):
+    """The process's group-commit writer for case messages, shared by Socket.IO and REST."""
+
+
+CASE_CHAT_WRITER = web.AppKey("case_chat_writer", CaseChatWriter)
+
+
+def setup_chat_writer(app: web.Application) -> None:
+    """One writer per app; at shutdown it finishes the batch in flight before the pool closes."""
+    writer = CaseChatWriter(lambda: app[DB_SESSIONS], case_chat.send_many)
+    app[CASE_CHAT_WRITER] = writer
+
+    async def drain(_: web.Application) -> AsyncIterator[None]:
+        yield
+        await writer.drain()
+
+    app.cleanup_ctx.append(drain)
 
 
 def register(app: web.Application, sio: Any) -> None:

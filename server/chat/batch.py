@@ -32,6 +32,10 @@ Flush = Callable[[AsyncSession, Sequence[T]], Awaitable[Sequence["R | Exception"
 DEFAULT_MAX_BATCH = 256
 
 
+class WriterStoppedError(RuntimeError):
+    """The process is shutting down; the item may or may not be stored (a retry will tell)."""
+
+
 def is_unreachable(exc: BaseException) -> bool:
     """The database cannot be reached: retrying the items one by one would only fail again."""
     if isinstance(exc, (OperationalError, InterfaceError, OSError, TimeoutError)):
@@ -107,7 +111,7 @@ class GroupCommit(Generic[T, R]):
         except BaseException as exc:  # cancelled at shutdown: tell the waiters, then stop
             for _, future in batch:
                 if not future.done():
-                    future.set_exception(RuntimeError("chat writer stopped"))
+                    future.set_exception(WriterStoppedError("chat writer stopped"))
             raise exc
         self.batches += 1
         self.items += len(items)
