@@ -14,6 +14,36 @@ async def test_migrations_reach_head_and_match_the_models(db_url: str, tmp_path:
         url = await _fresh_empty_postgres(url)
     await asyncio.to_thread(upgrade, url)
     await asyncio.to_thread(check, url)
+    assert await _append_only_tables(url) == {
+        "record_entry",
+        "consent",
+        "consent_term",
+        "signed_document",
+    }
+
+
+async def _append_only_tables(url: str) -> set[str]:
+    """Tables whose UPDATE/DELETE the migrated database itself refuses (triggers)."""
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as connection:
+            if url.startswith("sqlite"):
+                rows = await connection.execute(
+                    text("SELECT tbl_name FROM sqlite_master WHERE type = 'trigger'")
+                )
+            else:
+                rows = await connection.execute(
+                    text(
+                        "SELECT event_object_table FROM information_schema.triggers "
+                        "WHERE action_statement LIKE '%refuse_change_append_only%'"
+                    )
+                )
+            return {row[0] for row in rows}
+    finally:
+        await engine.dispose()
 
 
 async def _fresh_empty_postgres(server_url: str) -> str:
