@@ -62,27 +62,13 @@ async def send(
     attachment_id: uuid.UUID | None,
     ip: str | None = None,
 ) -> tuple[Case, ChatMessage, bool]:
-    case = await load_case(db, caller, case_id)
-    if case.status in FINAL_STATUSES:
-        raise CaseError(409, "case_closed", "O caso está encerrado: não aceita novas mensagens.")
-    if attachment_id is not None:
-        attachment = await db.get(Attachment, attachment_id)
-        if attachment is None or attachment.case_id != case.id:
-            raise CaseError(422, "attachment_invalid", "O anexo não pertence a este caso.")
-    try:
-        message, created = await chat_store.append(
-            db,
-            chat_store.case_channel(case.id),
-            author_of(caller, author_name),
-            client_msg_id,
-            text,
-            None if attachment_id is None else str(attachment_id),
-        )
-    except InvalidChatMessageError as exc:
-        raise CaseError(422, exc.code, str(exc)) from exc
-    if created:
-        _audit(db, caller, "create", message.id, case, ip)
-    return case, message, created
+    """One message in the caller's transaction (the transports use ``send_many`` in batches)."""
+    item = CaseSend(caller, author_name, case_id, client_msg_id, text, attachment_id, ip)
+    (outcome,) = await send_many(db, [item])
+    if isinstance(outcome, Exception):
+        raise outcome
+    message, created = outcome
+    return await load_case(db, caller, case_id), message, created
 
 
 @dataclass(frozen=True)
