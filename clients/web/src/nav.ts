@@ -3,15 +3,23 @@
 import { currentUser, logout } from "./api";
 import { h, clear } from "./dom";
 import { navigate } from "./router";
+import { caseNavLinks } from "./cases/nav";
 
 export function renderNav(mode: "professional" | "invitee" | "auto" = "auto"): void {
   const nav = document.getElementById("topnav") as HTMLElement;
   clear(nav);
   const user = currentUser();
-  if (mode === "invitee" || !user) return;
+  if (mode === "invitee") return;
+  // Checking a signed document needs no account (a pharmacy, an employer).
+  if (!user) {
+    nav.append(h("a", { href: "/verificar", "data-link": true }, "Verificar documento"));
+    return;
+  }
   nav.append(
     h("a", { href: "/agenda", "data-link": true }, "Agenda"),
     h("a", { href: "/consultas/nova", "data-link": true }, "Nova consulta"),
+    ...caseNavLinks(user),
+    h("a", { href: "/verificar", "data-link": true }, "Verificar documento"),
     h("span", { class: "usuario", "aria-label": "Usuário conectado" }, user.name),
     h(
       "button",

@@ -10,6 +10,10 @@ import { consultationScreen } from "./screens/consultation";
 import { professionalRoomScreen } from "./screens/professional_room";
 import { noteScreen } from "./screens/note";
 import { inviteScreen } from "./screens/invite";
+import { registerCaseRoutes } from "./cases/routes";
+import { recordScreen } from "./records/record";
+import { documentsScreen } from "./records/documents";
+import { verifyScreen } from "./records/verify";
 
 export function registerRoutes(): void {
   route("/", () => navigate(currentUser() ? "/agenda" : "/login", true));
@@ -19,6 +23,10 @@ export function registerRoutes(): void {
   route("/consultas/:id", consultationScreen);
   route("/consultas/:id/sala", professionalRoomScreen);
   route("/consultas/:id/registro", noteScreen);
+  route("/pacientes/:id/prontuario", recordScreen);
+  route("/consultas/:id/documentos", documentsScreen);
+  route("/verificar", verifyScreen);
+  registerCaseRoutes(); // /casos…, /sof…, /relatorios
   route("/entrar/:token", inviteScreen);
   route("/entrar", inviteScreen); // /entrar?convite=<token>
 }

@@ -5,6 +5,7 @@ import { HOLD_REASONS, roleLabel, modalityLabel, formatTime } from "../labels";
 import type { CallSession, CallStatus, RemoteMedia } from "./session";
 import { mark } from "../testmode";
 import type { Participant } from "./protocol";
+import { consentButton } from "../records/call_consent";
 
 export interface CallViewOptions {
   isProfessional: boolean;
@@ -276,6 +277,11 @@ export function renderCall(container: HTMLElement, session: CallSession, opts: C
             "Admitir",
           ),
         );
+        // A patient held for consent: the professional can record it verbally or from a legal
+        // representative, then the patient is admitted (PROTOCOL.md: admit after consent).
+        if (p.role === "paciente" && p.hold_reason === "consent_required") {
+          item.append(consentButton(session, p));
+        }
       }
       peopleList.append(item);
     }

@@ -17,6 +17,9 @@ export async function consentScreen(opts: {
   modality: string;
   token: string;
   onAccepted: () => void;
+  /** The patient prefers to answer the professional aloud (or through a legal representative):
+   * they wait in the waiting room until the professional records it. */
+  onVerbal?: () => void;
 }): Promise<void> {
   setScreen("consentimento");
   let term: Term;
@@ -47,6 +50,9 @@ export async function consentScreen(opts: {
   const refuse = h("button", { type: "button", class: "secundario", id: "btn-recusar" }, "Não aceito");
   accept.addEventListener("click", () => void decide("accepted", accept));
   refuse.addEventListener("click", () => void decide("refused", refuse));
+  const verbal = opts.onVerbal
+    ? h("button", { type: "button", class: "link", id: "btn-consentimento-verbal", onclick: opts.onVerbal }, "Prefiro responder ao profissional (ou meu representante legal responde)")
+    : null;
   showScreen(
     "Consentimento",
     h(
@@ -57,6 +63,7 @@ export async function consentScreen(opts: {
       h("p", { class: "dica" }, `Versão ${term.version}. Você pode recusar: nesse caso, será atendido(a) presencialmente na sua unidade de saúde.`),
       feedback,
       h("div", { class: "acoes" }, accept, refuse),
+      verbal ? h("p", { class: "dica" }, verbal) : null,
     ),
   );
 }

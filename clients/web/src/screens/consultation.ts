@@ -6,6 +6,8 @@ import { formatDateTime, roleLabel, STATUS, modalityLabel } from "../labels";
 import { renderNav, requireLogin } from "../nav";
 import { setScreen } from "../testmode";
 import { modalityBadge, patientName, type ConsultationSummary } from "./agenda";
+import { afterSessionLinks } from "../records/rati";
+import { consentCard } from "../records/consent_card";
 
 export interface ConsultationDetail extends ConsultationSummary {
   my_participant_id?: string | null;
@@ -155,6 +157,8 @@ export async function consultationScreen(params: Record<string, string>): Promis
       ),
       c.status === "ended" ? h("a", { href: `/consultas/${id}/registro`, "data-link": true, class: "botao secundario" }, "Escrever a nota clínica") : null,
     ),
+    c.status === "in_progress" || c.status === "ended" ? afterSessionLinks(c) : c.patient?.id ? h("p", {}, h("a", { href: `/pacientes/${c.patient.id}/prontuario`, "data-link": true, class: "botao secundario", id: "link-prontuario" }, "Abrir o prontuário do paciente")) : null,
+    open && c.patient?.id ? consentCard(c) : null,
     open ? invites : null,
   );
 }

@@ -8,6 +8,7 @@ import { formatDateTime, modalityLabel, roleLabel, STATUS } from "../labels";
 import { renderNav } from "../nav";
 import { setScreen } from "../testmode";
 import { consentScreen, refusedScreen } from "./consent";
+import { patientCopyBlock } from "../records/patient_copy";
 import { deviceCheckThenCall, rejoinCall, rememberedCall, exitMessage, type RoomOptions } from "./room";
 
 interface InviteSummary {
@@ -71,6 +72,11 @@ export async function inviteScreen(params: Record<string, string>, query: URLSea
       "Convite",
       h("section", { class: "cartao" }, h("h1", {}, "Não foi possível abrir o convite"), errorBox(err instanceof ApiError ? err.message : "Verifique sua internet e tente de novo."), h("p", { class: "dica" }, "Se o problema continuar, peça um novo link à sua unidade de saúde.")),
     );
+    // After the consultation the link no longer opens it, but the access it gave this tab still
+    // reads the patient's own record copy until it expires.
+    if (stored?.role === "paciente" && err instanceof ApiError && err.code === "consultation_closed") {
+      mainEl().append(patientCopyBlock(stored.consultation_id, stored.access_token));
+    }
     return;
   }
   const people = summary.professionals ?? (summary.participants ?? []).filter((p) => p.role !== "paciente" && p.role !== "convidado");
@@ -104,6 +110,7 @@ export async function inviteScreen(params: Record<string, string>, query: URLSea
         : null,
       summary.ponto_name || summary.nucleo_name ? h("p", {}, h("strong", {}, "Unidade: "), summary.ponto_name ?? summary.nucleo_name) : null,
       closed ? errorBox(`Esta consulta está ${(STATUS[summary.status ?? ""] ?? "").toLowerCase()}.`) : null,
+      closed && stored?.role === "paciente" ? patientCopyBlock(stored.consultation_id, stored.access_token) : null,
       h("p", { class: "dica" }, "Você vai precisar de câmera e microfone (ou só do microfone). Procure um lugar reservado e com boa internet."),
       feedback,
       h("div", { class: "acoes" }, go),
@@ -126,7 +133,14 @@ async function afterLanding(token: string, s: InviteSession, modality: string): 
   }
   if (decision === "accepted") await enterRoom(token, s, false);
   else if (decision === "refused") refusedScreen();
-  else await consentScreen({ consultationId: s.consultation_id, modality, token: s.access_token, onAccepted: () => void enterRoom(token, s, false) });
+  else
+    await consentScreen({
+      consultationId: s.consultation_id,
+      modality,
+      token: s.access_token,
+      onAccepted: () => void enterRoom(token, s, false),
+      onVerbal: () => void enterRoom(token, s, false),
+    });
 }
 
 async function enterRoom(token: string, s: InviteSession, rejoin: boolean): Promise<void> {
@@ -138,6 +152,7 @@ async function enterRoom(token: string, s: InviteSession, rejoin: boolean): Prom
     onExit: (status, session) => {
       const main = mainEl();
       main.replaceChildren(exitMessage(status, session));
+      if (status === "ended" && s.role === "paciente") main.append(patientCopyBlock(s.consultation_id, s.access_token));
       if (status === "left") main.append(h("p", {}, h("a", { href: `/entrar/${token}`, "data-link": true, class: "botao primario" }, "Entrar de novo")));
     },
   };

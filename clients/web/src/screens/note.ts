@@ -1,7 +1,9 @@
 // The clinical note (SOAP with CID-10/CIAP-2 reasons) the professional writes after a session.
 
 import { api, ApiError } from "../api";
-import { h, showScreen, errorBox, toast } from "../dom";
+import { h, showScreen, errorBox, toast, mainEl } from "../dom";
+import { afterSessionLinks, ratiForm } from "../records/rati";
+import type { ConsultationDetail } from "./consultation";
 import { renderNav, requireLogin } from "../nav";
 import { setScreen } from "../testmode";
 
@@ -54,9 +56,12 @@ export function noteForm(consultationId: string): HTMLElement {
   return form;
 }
 
-export function noteScreen(params: Record<string, string>): void {
+export async function noteScreen(params: Record<string, string>): Promise<void> {
   if (!requireLogin()) return;
   setScreen("nota");
   renderNav();
   showScreen("Nota clínica", h("h1", {}, "Nota clínica"), noteForm(params.id));
+  // The RATI (teleinterconsulta) and the documents sit next to the note.
+  const c = await api<ConsultationDetail>(`/api/consultations/${params.id}`).catch(() => null);
+  if (c) mainEl().append(...[ratiForm(c), afterSessionLinks(c)].filter((el): el is HTMLElement => el !== null));
 }

@@ -8,6 +8,7 @@ import { renderNav, requireLogin } from "../nav";
 import { setScreen } from "../testmode";
 import { deviceCheckThenCall, rejoinCall, rememberedCall, exitMessage, type RoomOptions } from "./room";
 import { noteForm } from "./note";
+import { afterSessionLinks, ratiForm } from "../records/rati";
 import type { ConsultationDetail } from "./consultation";
 
 export async function professionalRoomScreen(params: Record<string, string>): Promise<void> {
@@ -30,6 +31,7 @@ export async function professionalRoomScreen(params: Record<string, string>): Pr
       main.replaceChildren(exitMessage(status, session));
       if (status === "ended") {
         main.append(noteForm(id));
+        if (c) main.append(...[ratiForm(c), afterSessionLinks(c)].filter((el): el is HTMLElement => el !== null));
       }
       main.append(h("p", {}, h("a", { href: "/agenda", "data-link": true, class: "botao secundario" }, "Voltar à agenda")));
     },
