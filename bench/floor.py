@@ -16,6 +16,7 @@ machine's load affects both alike.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import multiprocessing as mp
 import os
@@ -75,19 +76,19 @@ def _session() -> Any:
 
 
 def floor_loop(ports: list[int]) -> float:
-    session = _session()
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.setblocking(False)
+    """One socket and one SRTP session per leg, as each subscriber has its own."""
+    legs = []
+    for port in ports:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.setblocking(False)
+        legs.append((_session().protect, sock.sendto, ("127.0.0.1", port)))
     head = struct.Struct("!BBHII")
-    addrs = [("127.0.0.1", p) for p in ports]
     start = cpu()
     for i in range(PACKETS // LEGS):
-        for leg, addr in enumerate(addrs):
+        for leg, (protect, sendto, addr) in enumerate(legs):
             data = head.pack(0x80, 96, (i + leg) & 0xFFFF, i * 3000, leg + 1) + PAYLOAD
-            try:
-                sock.sendto(session.protect(data), addr)
-            except BlockingIOError:
-                pass
+            with contextlib.suppress(BlockingIOError):
+                sendto(protect(data), addr)
     return (cpu() - start) / ((PACKETS // LEGS) * LEGS)
 
 
@@ -103,7 +104,6 @@ async def sfu_loop(ports: list[int]) -> float:
     from media.subscription import Subscription, _Template
 
     loop = asyncio.get_running_loop()
-    session = _session()
     legs = []
     for leg, port in enumerate(ports):
         transport, _ = await loop.create_datagram_endpoint(
@@ -113,7 +113,7 @@ async def sfu_loop(ports: list[int]) -> float:
             protocol=SimpleNamespace(transport=transport), remote_addr=("127.0.0.1", port)
         )
         ice = SimpleNamespace(_connection=SimpleNamespace(_nominated={1: pair}))
-        dtls = SimpleNamespace(_state=State.CONNECTED, _tx_srtp=session, transport=ice)
+        dtls = SimpleNamespace(_state=State.CONNECTED, _tx_srtp=_session(), transport=ice)
         xmap = HeaderExtensionsMap()
         sender = SimpleNamespace(
             _ssrc=leg + 1,

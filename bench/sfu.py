@@ -146,6 +146,24 @@ class RelayServer:
             await pc.close()
 
 
+FANOUT_CPU = [0.0, 0]
+
+
+def _time_fanout() -> None:
+    """Diagnostics: CPU spent inside Publication._on_packet (the whole fan-out loop)."""
+    from media.publication import Publication
+
+    original = Publication._on_packet
+
+    def timed(self: Publication, packet: Any) -> None:
+        start = time.thread_time()
+        original(self, packet)
+        FANOUT_CPU[0] += time.thread_time() - start
+        FANOUT_CPU[1] += 1
+
+    Publication._on_packet = timed  # type: ignore[method-assign]
+
+
 def sfu_main(mode: str, conn: Connection) -> None:
     asyncio.run(_sfu(mode, conn))
 
@@ -153,6 +171,8 @@ def sfu_main(mode: str, conn: Connection) -> None:
 async def _sfu(mode: str, conn: Connection) -> None:
     from media import MediaConfig, ParticipantId, RoomId, RoomRegistry
 
+    if os.environ.get("SFU_BENCH_TIME_FANOUT"):
+        _time_fanout()
     negotiator = TcpNegotiator()
     registry = RoomRegistry(
         MediaConfig(host_addresses=["127.0.0.1"], empty_room_timeout_s=3600), None, negotiator
@@ -183,6 +203,7 @@ async def _sfu(mode: str, conn: Connection) -> None:
             "cpu": user + system,
             "user": user,
             "system": system,
+            "fanout_cpu": FANOUT_CPU[0],
             "wall": time.monotonic(),
             **total,
         }
@@ -206,11 +227,12 @@ async def _sfu(mode: str, conn: Connection) -> None:
         if command == "stop" and profiler is not None:
             profiler.stop()
             assert profile_path is not None
-            Path(profile_path).write_text(
+            text = (
                 profiler.output_text(unicode=False, show_all=False)
                 + "\n\n"
                 + profiler.output_text(unicode=False, flat=True)
             )
+            await asyncio.to_thread(Path(profile_path).write_text, text)
         if command == "stop":
             start, stop = marks["start"], marks["stop"]
             conn.send(
@@ -410,6 +432,7 @@ def run_scenario(
         "sfu_cpu_s": round(cpu, 3),
         "sfu_cpu_per_s": round(cpu / wall, 4),
         "sfu_system_share": round(server["system"] / cpu, 3) if cpu else None,
+        "fanout_loop_cpu_share": round(server["fanout_cpu"] / cpu, 3) if cpu else None,
         "received_packets": server.get("received_packets"),
         "forwarded_packets": forwarded,
         "us_per_forwarded_packet": round(1e6 * cpu / forwarded, 2) if forwarded else None,
@@ -444,7 +467,8 @@ def rooms_1to1(k: int) -> tuple[list[ClientSpec], list[ClientSpec]]:
 
 def party(n: int) -> tuple[list[ClientSpec], list[ClientSpec]]:
     both = ["microphone", "camera"]
-    return [ClientSpec("party", f"p{i}", both) for i in range(n)], []
+    everyone = [ClientSpec("party", f"p{i}", both) for i in range(n)]
+    return everyone[: n // 2], everyone[n // 2 :]  # two client processes
 
 
 def median_of(runs: list[dict[str, Any]], key: str) -> float | None:
@@ -481,10 +505,13 @@ def main() -> None:
     warmup = 3.0
 
     sys.path.insert(0, str(ROOT))
+    from bench.floor import measure as measure_floor
     from tests.media.synthetic import make_clips
 
     make_clips(CLIPS, seconds=10.0, gop_s=1.0)
     runs: list[dict[str, Any]] = []
+    floor = measure_floor()
+    print(json.dumps(floor), flush=True)
 
     def record(result: dict[str, Any]) -> None:
         runs.append(result)
@@ -534,6 +561,7 @@ def main() -> None:
         "command": "python -m bench.sfu" + (" --quick" if args.quick else ""),
         "note": "medians of repeats; the machine is shared with other jobs (see loadavg per run)",
         "fanout_n": top,
+        **floor,
         "us_per_forwarded_packet": median_of(fan, "us_per_forwarded_packet"),
         "baseline_us_per_forwarded_packet": median_of(baseline[-1:], "us_per_forwarded_packet"),
         "baseline_n": baseline[-1]["n"] if baseline else None,
