@@ -64,7 +64,7 @@ export async function newCaseScreen(): Promise<void> {
   const patientChosen = h("p", { id: "paciente-escolhido", class: "dica", "aria-live": "polite" }, "Nenhum paciente escolhido.");
   const age = h("input", { id: "idade", type: "number", min: "0", max: "130", inputmode: "numeric" });
   const sex = h("select", { id: "sexo" }, h("option", { value: "" }, "Selecione"), Object.entries(SEXES).map(([v, l]) => h("option", { value: v }, l)));
-  const identified = h("div", { id: "bloco-identificado", hidden: true }, h("label", { for: "busca-paciente" }, "Paciente cadastrado"), patientSearch, patientResults, patientChosen);
+  const identified = h("div", { id: "bloco-identificado", hidden: true }, h("label", { for: "busca-paciente" }, "Buscar paciente (nome, CPF ou CNS)"), patientSearch, patientResults, patientChosen);
   const deidentified = h(
     "div",
     { id: "bloco-anonimo", class: "campos", hidden: true },

@@ -336,7 +336,13 @@ export async function caseScreen(params: { id: string }): Promise<void> {
   const socket = openCasesSocket((ev) => {
     if (ev.case_id === caseId) void load();
   });
-  onLeave(() => socket.disconnect());
+  // Not every transition notifies every participant (assignment tells only the specialist):
+  // a slow refresh keeps the status honest on a screen left open.
+  const refresher = window.setInterval(() => document.visibilityState === "visible" && void load(), 60_000);
+  onLeave(() => {
+    window.clearInterval(refresher);
+    socket.disconnect();
+  });
   const caseChat = new CaseChat(socket, caseId, {
     myId: me?.id ?? "",
     attachmentName: (id) => attachments.find((a) => a.id === id)?.filename ?? null,

@@ -1,0 +1,186 @@
+"""Asynchronous teleconsultoria through the UI in real Chromium, against the real server:
+solicitante (phone) → regulador → specialist → solicitante → SOF library → gestor reports."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from playwright.async_api import Browser, expect
+
+from tests.e2e.cases_flows import (
+    DISGUISED_EXE,
+    make_case_world,
+    open_from_nav,
+    send_chat,
+    switch_user,
+    tiny_png,
+    wait_message,
+    wait_status,
+)
+from tests.e2e.conftest import LiveServer, People
+from tests.e2e.flows import log_in
+from tests.e2e.harness import PHONE, new_person, snap, wait_state
+
+pytestmark = pytest.mark.browser
+
+QUESTION = (
+    "Paciente de 58 anos, hipertenso, com PA 170x100 mesmo com losartana 100 mg e "
+    "hidroclorotiazida 25 mg. Vale associar anlodipino ou investigar causa secundária antes?"
+)
+ANSWER = (
+    "Associe anlodipino 5 mg e reavalie em 4 semanas; se seguir acima da meta com três "
+    "classes em dose plena, investigue hipertensão secundária (hiperaldosteronismo)."
+)
+
+
+async def test_a_case_goes_from_the_question_to_the_sof_library_and_the_reports(
+    live_server: LiveServer, browser: Browser, people: People
+) -> None:
+    world = await make_case_world(live_server.sessions)
+    clinic = world.clinic
+    ana = people.add(
+        await new_person(browser, live_server.url, "solicitante", viewport=PHONE, is_mobile=True)
+    )
+    team = people.add(await new_person(browser, live_server.url, "nucleo"))
+    other = people.add(await new_person(browser, live_server.url, "outro"))
+
+    # The solicitante opens a case about a registered patient, with an image attached.
+    await log_in(ana, clinic.doctor.cpf, clinic.password)
+    await open_from_nav(ana, "Meus casos", "casos")
+    await ana.page.get_by_role("link", name="Novo caso").click()
+    await ana.page.wait_for_selector("body[data-screen='novo-caso']")
+    await expect(ana.page.get_by_label("Núcleo de Telessaúde")).to_have_value(str(clinic.nucleo.id))
+    await ana.page.get_by_label("Especialidade").fill("Cardiologia")
+    await ana.page.get_by_label("Pergunta ao especialista").fill(QUESTION)
+    await ana.page.get_by_label("Paciente cadastrado", exact=True).check()
+    await ana.page.locator("#busca-paciente").fill("João")
+    await ana.page.locator(f"button.resultado:has-text('{clinic.patient.name}')").click()
+    png = tiny_png()
+    await ana.page.get_by_label("Anexos (opcional)").set_input_files(
+        {"name": "ecg.png", "mimeType": "image/png", "buffer": png}
+    )
+    await snap(ana, "cases-01-novo-caso-celular")
+    await ana.page.get_by_role("button", name="Enviar caso").click()
+    await ana.page.wait_for_url(re.compile(r"/casos/[0-9a-f-]{36}$"))
+    case_id = ana.page.url.rstrip("/").rsplit("/", 1)[-1]
+    await wait_status(ana, case_id, "submitted")
+    await expect(ana.page.locator("#caso-paciente")).to_have_text(f"Paciente: {clinic.patient.name}")
+    await expect(ana.page.locator("#lista-anexos li[data-attachment-id]")).to_have_count(1)
+    await expect(ana.page.locator("#linha-tempo li")).to_have_count(1)
+    # From here on the solicitante's page must update without any reload.
+    await ana.page.evaluate("() => { window.__sameDocument = true; }")
+
+    # The regulador finds it in the Núcleo's queue and assigns it to the cardiologist.
+    await log_in(team, world.regulador.cpf, clinic.password)
+    await open_from_nav(team, "Fila da regulação", "fila")
+    row = team.page.locator(f"li[data-case-id='{case_id}']")
+    await expect(row).to_contain_text("Prazo:")
+    await snap(team, "cases-02-fila-regulacao")
+    await row.get_by_role("link", name="Abrir").click()
+    await wait_status(team, case_id, "submitted")
+    await team.page.get_by_label("Atribuir a um especialista").select_option(
+        str(clinic.specialist.id)
+    )
+    await team.page.get_by_role("button", name="Atribuir", exact=True).click()
+    await wait_status(team, case_id, "assigned")
+
+    # The specialist sees it in the inbox and asks in the chat; the solicitante gets it live.
+    await switch_user(team, clinic.specialist.cpf, clinic.password)
+    await open_from_nav(team, "Casos para responder", "caixa")
+    await team.page.locator(f"li[data-case-id='{case_id}']").get_by_role(
+        "link", name="Abrir"
+    ).click()
+    await wait_status(team, case_id, "assigned")
+    await wait_state(team, "case socket", lambda s: s["cases"]["socket"] == "connected")
+    await send_chat(team, "Qual foi a creatinina e o potássio mais recentes?")
+    asked = await wait_message(ana, "Qual foi a creatinina e o potássio mais recentes?")
+    await send_chat(ana, "Creatinina 1,0 e potássio 3,4 na semana passada.")
+    await wait_message(team, "Creatinina 1,0 e potássio 3,4 na semana passada.")
+    ana_state = await ana.state()
+    ids = [m["id"] for m in ana_state["cases"]["messages"]]
+    assert ids == sorted(ids) and len(ids) == len(set(ids)) == 2, ana_state["cases"]["messages"]
+    assert asked["author"] == clinic.specialist.name
+    assert ana_state["cases"]["pending"] == []
+
+    # A Windows program renamed to .pdf is refused with the server's pt-BR words; nothing stored.
+    await ana.page.get_by_label("Adicionar anexo").set_input_files(
+        {"name": "exame.pdf", "mimeType": "application/pdf", "buffer": DISGUISED_EXE}
+    )
+    await ana.page.get_by_role("button", name="Enviar anexo").click()
+    await expect(ana.page.locator("#anexo-retorno")).to_contain_text(
+        "Tipo de arquivo não permitido"
+    )
+    await snap(ana, "cases-03-anexo-recusado-celular")
+    await expect(ana.page.locator("#lista-anexos li[data-attachment-id]")).to_have_count(1)
+
+    # The specialist downloads the attachment (authorised like the case): the same bytes.
+    async with team.page.expect_download() as info:
+        await team.page.get_by_role("button", name="Baixar ecg.png").click()
+    downloaded = await (await info.value).path()
+    assert Path(downloaded).read_bytes() == png
+
+    # The specialist answers; the solicitante sees the answer arrive, then closes and rates.
+    await team.page.get_by_label("Sua resposta").fill(ANSWER)
+    await team.page.get_by_role("button", name="Enviar resposta").click()
+    await wait_status(team, case_id, "answered")
+    await snap(team, "cases-04-caso-especialista")
+    await wait_status(ana, case_id, "answered")
+    await expect(ana.page.locator("#caso-resposta")).to_have_text(ANSWER)
+    await ana.page.get_by_label("5", exact=True).check()
+    await ana.page.get_by_label("Sim", exact=True).check()
+    await snap(ana, "cases-05-avaliacao-celular")
+    await ana.page.get_by_role("button", name="Encerrar caso").click()
+    await wait_status(ana, case_id, "closed")
+    await expect(ana.page.locator("#caso-avaliacao")).to_contain_text("satisfação 5/5")
+    actions = await ana.page.locator("#linha-tempo li").evaluate_all(
+        "els => els.map(e => e.dataset.action)"
+    )
+    assert actions == ["submit", "assign", "answer", "close"]
+    assert await ana.page.evaluate("() => window.__sameDocument === true")
+
+    # The specialist turns it into a SOF and publishes it.
+    await wait_status(team, case_id, "closed")
+    await team.page.get_by_role("link", name="Transformar em SOF").click()
+    await team.page.wait_for_selector("body[data-screen='sof-nova']")
+    await team.page.get_by_label("Título").fill("Hipertensão resistente na atenção primária")
+    await team.page.get_by_label("Referências").fill(
+        "Diretrizes Brasileiras de Hipertensão Arterial – 2020. Arq Bras Cardiol."
+    )
+    await team.page.get_by_label("Palavras-chave").fill("hipertensão, resistente")
+    await team.page.get_by_label("Códigos CIAP-2").fill("K86")
+    await team.page.get_by_role("button", name="Salvar rascunho").click()
+    await team.page.wait_for_selector("article.sof[data-status='draft']")
+    await team.page.get_by_role("button", name="Publicar na biblioteca").click()
+    await team.page.wait_for_selector("article.sof[data-status='published']")
+
+    # Another professional finds it in the library by CIAP-2 code and reads it.
+    await log_in(other, world.colleague.cpf, clinic.password)
+    await open_from_nav(other, "Biblioteca SOF", "sof-biblioteca")
+    await other.page.get_by_label("Código CIAP-2").fill("K86")
+    await other.page.get_by_role("button", name="Buscar").click()
+    await other.page.get_by_role("link", name="Hipertensão resistente na atenção primária").click()
+    await other.page.wait_for_selector("article.sof[data-status='published']")
+    await expect(other.page.locator("article.sof")).to_contain_text("anlodipino")
+    await snap(other, "cases-06-sof")
+
+    # The gestor sees the figures of that case and downloads the annual CSV.
+    await switch_user(other, world.gestor.cpf, clinic.password)
+    await open_from_nav(other, "Relatórios", "relatorios")
+    await expect(other.page.locator("#ind-recebidos .indicador-valor")).to_have_text("1")
+    await expect(other.page.locator("#ind-respondidos .indicador-valor")).to_have_text("1")
+    await expect(other.page.locator("#ind-prazo .indicador-valor")).to_have_text("100%")
+    await expect(other.page.locator("#ind-evitados .indicador-valor")).to_have_text("1")
+    await expect(other.page.locator("#ind-satisfacao .indicador-valor")).to_have_text("5,0")
+    bar = other.page.locator("#grafico-producao rect[data-modality='teleconsultoria']")
+    await expect(bar).to_have_count(1)
+    assert await bar.get_attribute("data-count") == "1"
+    await snap(other, "cases-07-relatorios")
+    async with other.page.expect_download() as info:
+        await other.page.get_by_role("button", name="Baixar CSV").click()
+    csv_path = await (await info.value).path()
+    csv = Path(csv_path).read_text(encoding="utf-8-sig")
+    assert csv.startswith("Relatório anual de atividades;" + clinic.nucleo.name)
+    assert "encaminhamentos_evitados;1" in csv
+    assert re.search(r";teleconsultoria;async;[^\n]*;1\n", csv), csv
