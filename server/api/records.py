@@ -26,6 +26,7 @@ from server.auth.caller import require_caller
 from server.auth.tokens import Caller, CallerKind
 from server.db.models import Consultation, Modality, Professional
 from server.keys import DB_SESSIONS
+from server.realtime import REALTIME
 from server.records.access import audit, can_read_consultation, can_read_patient
 from server.records.chain import verify_chain
 from server.records.consent import ConsentRequest, current_consent, current_term, record_consent
@@ -282,6 +283,10 @@ async def post_consent(request: web.Request) -> web.Response:
             detail=f"decision={consent.decision.value} channel={consent.channel.value}",
         )
         out = _consent_out(consultation, consent)
+    # After the commit: the live room re-checks its seats, so a revocation cuts the patient's
+    # media now and an acceptance admits a held patient without waiting for their next join.
+    if (namespace := request.app.get(REALTIME)) is not None:
+        await namespace.refresh_admission(str(consultation.id))
     return json_response(out, status=201)
 
 
