@@ -12,6 +12,7 @@ from pydantic import BaseModel
 
 from server.api.errors import ApiError, forbidden, not_found
 from server.api.json import json_response
+from server.api.openapi import endpoint
 from server.api.records import (
     authorize_patient,
     client_ip,
@@ -32,6 +33,8 @@ from server.keys import DB_SESSIONS, SETTINGS
 from server.records.access import audit
 
 routes = web.RouteTableDef()
+TAG = "documents"
+PDF = "application/pdf"
 
 
 class SigningHolder:
@@ -153,14 +156,22 @@ async def _issue(request: web.Request, body: AtestadoIn | ReceitaIn) -> web.Resp
     return json_response(out, status=201)
 
 
-@routes.post("/api/consultations/{consultation_id}/documents/atestado")
+@endpoint(
+    routes, "POST", "/api/consultations/{consultation_id}/documents/atestado",
+    summary="Emitir atestado assinado", tag=TAG, body=AtestadoIn, response=DocumentOut,
+    status=201,
+)  # fmt: skip
 @record_errors
 async def post_atestado(request: web.Request) -> web.Response:
     require_caller(request)  # 401 before reading the body
     return await _issue(request, await parse_body(request, AtestadoIn))
 
 
-@routes.post("/api/consultations/{consultation_id}/documents/receita")
+@endpoint(
+    routes, "POST", "/api/consultations/{consultation_id}/documents/receita",
+    summary="Emitir receita assinada", tag=TAG, body=ReceitaIn, response=DocumentOut,
+    status=201,
+)  # fmt: skip
 @record_errors
 async def post_receita(request: web.Request) -> web.Response:
     require_caller(request)
@@ -189,7 +200,10 @@ async def _readable_document(request: web.Request, action: str) -> SignedDocumen
     return document
 
 
-@routes.get("/api/documents/{document_id}")
+@endpoint(
+    routes, "GET", "/api/documents/{document_id}", summary="Baixar o PDF assinado", tag=TAG,
+    content_types=(PDF,),
+)  # fmt: skip
 async def get_document(request: web.Request) -> web.Response:
     document = await _readable_document(request, "read")
     filename = safe_filename(document.kind, document.id)
@@ -203,7 +217,10 @@ async def get_document(request: web.Request) -> web.Response:
     )
 
 
-@routes.get("/api/documents/{document_id}/verification")
+@endpoint(
+    routes, "GET", "/api/documents/{document_id}/verification",
+    summary="Verificar a assinatura de um documento emitido", tag=TAG, response=VerificationOut,
+)  # fmt: skip
 async def get_document_verification(request: web.Request) -> web.Response:
     document = await _readable_document(request, "verify")
     identity = await _identity(request)
@@ -212,7 +229,11 @@ async def get_document_verification(request: web.Request) -> web.Response:
     return json_response(VerificationOut.of(result, document, digest))
 
 
-@routes.post("/api/documents/verification")
+@endpoint(
+    routes, "POST", "/api/documents/verification",
+    summary="Verificar a assinatura de um PDF enviado", tag=TAG, body_media=PDF,
+    response=VerificationOut, auth=False,
+)  # fmt: skip
 async def post_verification(request: web.Request) -> web.Response:
     """Check a PDF someone holds (a pharmacy, an employer): send it as application/pdf.
 

@@ -7,11 +7,13 @@ takes part in the patient's care gets it on the patient's request. Every export 
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from aiohttp import web
 from sqlalchemy import select
 
 from server.api.errors import ApiError, not_found
+from server.api.openapi import endpoint
 from server.api.records import (
     authorize_consultation,
     authorize_patient,
@@ -31,6 +33,9 @@ from server.records.models import RecordEntry
 routes = web.RouteTableDef()
 
 FHIR_JSON = "application/fhir+json"
+TAG = "records"
+# A FHIR document Bundle; its structure is FHIR R4's, validated with fhir.resources on build.
+FhirBundle = dict[str, Any]
 
 
 def _fhir_response(text: str, filename: str) -> web.Response:
@@ -44,7 +49,11 @@ def _fhir_response(text: str, filename: str) -> web.Response:
     )
 
 
-@routes.get("/api/patients/{patient_id}/record.fhir.json")
+@endpoint(
+    routes, "GET", "/api/patients/{patient_id}/record.fhir.json",
+    summary="Cópia do prontuário em FHIR (Bundle document)", tag=TAG, response=FhirBundle,
+    content_types=(FHIR_JSON,),
+)  # fmt: skip
 async def get_record_fhir(request: web.Request) -> web.Response:
     caller = require_caller(request)
     patient_id = path_uuid(request, "patient_id")
@@ -64,7 +73,11 @@ async def get_record_fhir(request: web.Request) -> web.Response:
     return _fhir_response(bundle.model_dump_json(), f"prontuario-{str(patient_id)[:8]}.fhir.json")
 
 
-@routes.get("/api/consultations/{consultation_id}/fhir.json")
+@endpoint(
+    routes, "GET", "/api/consultations/{consultation_id}/fhir.json",
+    summary="Exportar o atendimento em FHIR", tag=TAG, response=FhirBundle,
+    content_types=(FHIR_JSON,),
+)  # fmt: skip
 async def get_consultation_fhir(request: web.Request) -> web.Response:
     caller = require_caller(request)
     consultation_id = path_uuid(request, "consultation_id")
@@ -92,7 +105,10 @@ async def get_consultation_fhir(request: web.Request) -> web.Response:
     )
 
 
-@routes.get("/api/patients/{patient_id}/record.pdf")
+@endpoint(
+    routes, "GET", "/api/patients/{patient_id}/record.pdf",
+    summary="Cópia do prontuário em PDF", tag=TAG, content_types=("application/pdf",),
+)  # fmt: skip
 async def get_record_pdf(request: web.Request) -> web.Response:
     caller = require_caller(request)
     patient_id = path_uuid(request, "patient_id")

@@ -20,7 +20,9 @@ from pydantic import BaseModel, TypeAdapter
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 REF_TEMPLATE = "#/components/schemas/{model}"
-ERROR_STATUSES = (400, 401, 403, 404, 409, 410, 413, 415, 422, 429)
+ERROR_STATUSES = (400, 401, 403, 404, 409, 410, 413, 415, 422, 429, 503)
+JSON = "application/json"
+BINARY = {"type": "string", "format": "binary"}
 
 
 class ErrorInfo(BaseModel):
@@ -41,11 +43,14 @@ class Endpoint:
     path: str
     summary: str
     tag: str
-    body: type[BaseModel] | None
+    body: Any
     query: type[BaseModel] | None
     response: Any
     status: int
     auth: bool
+    content_types: tuple[str, ...] = (JSON,)
+    body_media: str | None = None
+    also: tuple[int, ...] = ()
 
 
 ENDPOINTS: list[Endpoint] = []
@@ -58,16 +63,41 @@ def endpoint(
     *,
     summary: str,
     tag: str,
-    body: type[BaseModel] | None = None,
+    body: Any = None,
     query: type[BaseModel] | None = None,
     response: Any = None,
     status: int = 200,
     auth: bool = True,
+    content_types: tuple[str, ...] = (JSON,),
+    body_media: str | None = None,
+    also: tuple[int, ...] = (),
 ) -> Callable[[Handler], Handler]:
-    """Register ``handler`` on ``routes`` and describe it for the OpenAPI document."""
+    """Register ``handler`` on ``routes`` and describe it for the OpenAPI document.
+
+    ``content_types``: the success media types; a JSON one (``…/json``, ``…+json``) carries
+    ``response``'s schema, any other (PDF, CSV, a download) is described as binary.
+    ``body_media``: the request's media type when it is not JSON: ``multipart/form-data``
+    with ``body`` describing the parts, or a raw upload (``application/pdf``) without ``body``.
+    ``also``: other success statuses with the same content (e.g. 200 for an idempotent retry).
+    """
 
     def register(handler: Handler) -> Handler:
-        ENDPOINTS.append(Endpoint(method, path, summary, tag, body, query, response, status, auth))
+        ENDPOINTS.append(
+            Endpoint(
+                method,
+                path,
+                summary,
+                tag,
+                body,
+                query,
+                response,
+                status,
+                auth,
+                content_types,
+                body_media,
+                also,
+            )
+        )
         routes.route(method, path)(handler)
         return handler
 
@@ -99,15 +129,19 @@ def _operation(endpoint: Endpoint, components: _Components) -> dict[str, Any]:
         },
     }
     responses: dict[str, Any] = {}
-    if endpoint.response is None:
-        responses[str(endpoint.status)] = {"description": "Sem conteúdo."}
+    success: dict[str, Any]
+    if endpoint.response is None and endpoint.content_types == (JSON,):
+        success = {"description": "Sem conteúdo."}
     else:
-        responses[str(endpoint.status)] = {
-            "description": "Sucesso.",
-            "content": {
-                "application/json": {"schema": components.ref(endpoint.response, "serialization")}
-            },
-        }
+        content: dict[str, Any] = {}
+        for media in endpoint.content_types:
+            if _is_json(media) and endpoint.response is not None:
+                content[media] = {"schema": components.ref(endpoint.response, "serialization")}
+            else:
+                content[media] = {"schema": BINARY}
+        success = {"description": "Sucesso.", "content": content}
+    for status in (endpoint.status, *endpoint.also):
+        responses[str(status)] = success
     for status in ERROR_STATUSES:
         if status == 401 and not endpoint.auth:
             continue
@@ -140,12 +174,21 @@ def _operation(endpoint: Endpoint, components: _Components) -> dict[str, Any]:
         operation["requestBody"] = {
             "required": True,
             "content": {
-                "application/json": {"schema": components.ref(endpoint.body, "validation")}
+                endpoint.body_media or JSON: {"schema": components.ref(endpoint.body, "validation")}
             },
+        }
+    elif endpoint.body_media is not None:
+        operation["requestBody"] = {
+            "required": True,
+            "content": {endpoint.body_media: {"schema": BINARY}},
         }
     if endpoint.auth:
         operation["security"] = [{"bearer": []}]
     return operation
+
+
+def _is_json(media: str) -> bool:
+    return media == JSON or media.endswith("+json")
 
 
 def _slug(path: str) -> str:

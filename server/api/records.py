@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.api.errors import ApiError, forbidden, not_found
 from server.api.json import json_response
+from server.api.openapi import endpoint
 from server.api.validation import invalid_payload, parse_body, path_uuid
 from server.audit import request_ip
 from server.auth.caller import require_caller
@@ -43,6 +44,7 @@ from server.records.notes import (
 )
 
 routes = web.RouteTableDef()
+TAG = "records"
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -201,7 +203,10 @@ class ChainOut(BaseModel):
 # -- consent ---------------------------------------------------------------------------------
 
 
-@routes.get("/api/consent-terms/{modality}")
+@endpoint(
+    routes, "GET", "/api/consent-terms/{modality}", summary="Texto vigente do TCLE da modalidade",
+    tag=TAG, response=TermOut, auth=False,
+)  # fmt: skip
 async def get_consent_term(request: web.Request) -> web.Response:
     """The current TCLE text for a modality. Public: invitees read it before deciding."""
     try:
@@ -220,7 +225,11 @@ async def get_consent_term(request: web.Request) -> web.Response:
     return json_response(out)
 
 
-@routes.post("/api/consultations/{consultation_id}/consent")
+@endpoint(
+    routes, "POST", "/api/consultations/{consultation_id}/consent",
+    summary="Registrar aceite, recusa ou revogação do TCLE", tag=TAG, body=ConsentIn,
+    response=ConsentOut, status=201,
+)  # fmt: skip
 @record_errors
 async def post_consent(request: web.Request) -> web.Response:
     """Record an acceptance, a refusal or a revocation.
@@ -313,7 +322,10 @@ async def _consent_actor(
     raise forbidden("Convidados não registram consentimento do paciente.")
 
 
-@routes.get("/api/consultations/{consultation_id}/consent")
+@endpoint(
+    routes, "GET", "/api/consultations/{consultation_id}/consent",
+    summary="Consentimento em vigor na consulta", tag=TAG, response=ConsentOut,
+)  # fmt: skip
 async def get_consent(request: web.Request) -> web.Response:
     """The decision in force (what the media gate sees), for the consent screen and the room."""
     caller = require_caller(request)
@@ -365,7 +377,10 @@ def _consent_out(consultation: Consultation, consent: Any) -> ConsentOut:
 # -- the record -------------------------------------------------------------------------------
 
 
-@routes.get("/api/patients/{patient_id}/record")
+@endpoint(
+    routes, "GET", "/api/patients/{patient_id}/record", summary="Prontuário do paciente",
+    tag=TAG, response=RecordOut,
+)  # fmt: skip
 async def get_record(request: web.Request) -> web.Response:
     caller = require_caller(request)
     patient_id = path_uuid(request, "patient_id")
@@ -399,7 +414,10 @@ async def get_record(request: web.Request) -> web.Response:
     return json_response(out)
 
 
-@routes.get("/api/patients/{patient_id}/record/verification")
+@endpoint(
+    routes, "GET", "/api/patients/{patient_id}/record/verification",
+    summary="Verificar a cadeia de integridade do prontuário", tag=TAG, response=ChainOut,
+)  # fmt: skip
 async def get_record_verification(request: web.Request) -> web.Response:
     caller = require_caller(request)
     patient_id = path_uuid(request, "patient_id")
@@ -496,7 +514,11 @@ async def _parse_any(request: web.Request, model: Any) -> Any:
         raise invalid_payload(exc) from exc
 
 
-@routes.post("/api/consultations/{consultation_id}/notes")
+@endpoint(
+    routes, "POST", "/api/consultations/{consultation_id}/notes",
+    summary="Registrar evolução clínica (SOAP)", tag=TAG, body=ClinicalNoteIn,
+    response=EntryOut, status=201,
+)  # fmt: skip
 @record_errors
 async def post_note(request: web.Request) -> web.Response:
     """A SOAP clinical note with its coded reasons (CID-10 or CIAP-2)."""
@@ -510,7 +532,11 @@ async def post_note(request: web.Request) -> web.Response:
     )
 
 
-@routes.post("/api/consultations/{consultation_id}/recommendations")
+@endpoint(
+    routes, "POST", "/api/consultations/{consultation_id}/recommendations",
+    summary="Registrar parte do RATI (solicitação ou resposta)", tag=TAG,
+    body=RecommendationIn, response=EntryOut, status=201,
+)  # fmt: skip
 @record_errors
 async def post_recommendation(request: web.Request) -> web.Response:
     """A part of the RATI: ``solicitacao`` by the solicitante, ``resposta`` by the teleconsultor."""
@@ -524,7 +550,11 @@ async def post_recommendation(request: web.Request) -> web.Response:
     )
 
 
-@routes.post("/api/records/{entry_id}/corrections")
+@endpoint(
+    routes, "POST", "/api/records/{entry_id}/corrections",
+    summary="Registrar correção de um registro", tag=TAG, body=CorrectionIn,
+    response=EntryOut, status=201,
+)  # fmt: skip
 @record_errors
 async def post_correction(request: web.Request) -> web.Response:
     """A correction: a new entry pointing at the corrected one, which stays unchanged."""
