@@ -1,19 +1,28 @@
-"""What people do on the case screens (asynchronous teleconsultoria), for tests/e2e/test_cases.py."""
+"""What people do on the case screens (asynchronous teleconsultoria), for test_cases.py."""
 
 from __future__ import annotations
 
+import asyncio
 import struct
 import zlib
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+from playwright.async_api import Download
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from server.cases import service
+from server.cases.models import Case
+from server.chat.models import ChatMessage
+from server.chat.store import case_channel
 from server.db.models import AccountRole, Professional
 from tests.e2e.flows import log_in
 from tests.e2e.harness import Person, poll, wait_state
 from tests.e2e.world import Clinic, make_clinic
-from tests.support.factories import make_professional
+from tests.support.factories import make_professional, professional_caller
 
 
 @dataclass
@@ -48,10 +57,7 @@ def tiny_png() -> bytes:
     header = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
     pixels = zlib.compress(b"\x00\xff\x00\x00")
     return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", pixels)
-        + chunk(b"IEND", b"")
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
     )
 
 
@@ -99,3 +105,63 @@ async def wait_message(person: Person, text: str, within: float = 10) -> dict[st
 async def send_chat(person: Person, text: str) -> None:
     await person.page.get_by_label("Escreva uma mensagem para o caso").fill(text)
     await person.page.get_by_role("button", name="Enviar mensagem").click()
+
+
+async def arrange_case(
+    sessions: async_sessionmaker[AsyncSession],
+    world: CaseWorld,
+    specialty: str,
+    *,
+    received_hours_ago: float = 0,
+    assigned: bool = False,
+) -> str:
+    """A case submitted by the clinic's doctor some hours ago (as the service stores it)."""
+    received = datetime.now(UTC) - timedelta(hours=received_hours_ago)
+    async with sessions.begin() as db:
+        outcome = await service.submit(
+            db,
+            professional_caller(world.clinic.doctor),
+            service.NewCase(
+                world.clinic.nucleo.id,
+                specialty,
+                f"Dúvida de {specialty.lower()} sobre um paciente adulto da área da UBS.",
+                patient_age_years=47,
+            ),
+            received,
+        )
+        case: Case = outcome.case
+        if assigned:
+            await service.assign(
+                db, professional_caller(world.regulador), case, world.clinic.specialist.id, received
+            )
+        return str(case.id)
+
+
+async def stored_copies(sessions: async_sessionmaker[AsyncSession], case_id: str, text: str) -> int:
+    import uuid
+
+    async with sessions() as db:
+        count = await db.scalar(
+            select(func.count())
+            .select_from(ChatMessage)
+            .where(
+                ChatMessage.channel == case_channel(uuid.UUID(case_id)),
+                ChatMessage.text == text,
+            )
+        )
+    return int(count or 0)
+
+
+async def snap_page(person: Person, name: str) -> None:
+    """A full-page screenshot for docs/ when TELESSAUDE_SCREENSHOTS names a directory."""
+    import os
+
+    target = os.environ.get("TELESSAUDE_SCREENSHOTS")
+    if target:
+        os.makedirs(target, exist_ok=True)
+        await person.page.screenshot(path=os.path.join(target, f"{name}.png"), full_page=True)
+
+
+async def downloaded_bytes(download: Download) -> bytes:
+    path = await download.path()
+    return await asyncio.to_thread(Path(path).read_bytes)

@@ -4,16 +4,19 @@ solicitante (phone) → regulador → specialist → solicitante → SOF library
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 from playwright.async_api import Browser, expect
 
 from tests.e2e.cases_flows import (
     DISGUISED_EXE,
+    arrange_case,
+    downloaded_bytes,
     make_case_world,
     open_from_nav,
     send_chat,
+    snap_page,
+    stored_copies,
     switch_user,
     tiny_png,
     wait_message,
@@ -21,7 +24,7 @@ from tests.e2e.cases_flows import (
 )
 from tests.e2e.conftest import LiveServer, People
 from tests.e2e.flows import log_in
-from tests.e2e.harness import PHONE, new_person, snap, wait_state
+from tests.e2e.harness import PHONE, new_person, wait_state
 
 pytestmark = pytest.mark.browser
 
@@ -61,12 +64,14 @@ async def test_a_case_goes_from_the_question_to_the_sof_library_and_the_reports(
     await ana.page.get_by_label("Anexos (opcional)").set_input_files(
         {"name": "ecg.png", "mimeType": "image/png", "buffer": png}
     )
-    await snap(ana, "cases-01-novo-caso-celular")
+    await snap_page(ana, "cases-01-novo-caso-celular")
     await ana.page.get_by_role("button", name="Enviar caso").click()
     await ana.page.wait_for_url(re.compile(r"/casos/[0-9a-f-]{36}$"))
     case_id = ana.page.url.rstrip("/").rsplit("/", 1)[-1]
     await wait_status(ana, case_id, "submitted")
-    await expect(ana.page.locator("#caso-paciente")).to_have_text(f"Paciente: {clinic.patient.name}")
+    await expect(ana.page.locator("#caso-paciente")).to_have_text(
+        f"Paciente: {clinic.patient.name}"
+    )
     await expect(ana.page.locator("#lista-anexos li[data-attachment-id]")).to_have_count(1)
     await expect(ana.page.locator("#linha-tempo li")).to_have_count(1)
     # From here on the solicitante's page must update without any reload.
@@ -77,7 +82,6 @@ async def test_a_case_goes_from_the_question_to_the_sof_library_and_the_reports(
     await open_from_nav(team, "Fila da regulação", "fila")
     row = team.page.locator(f"li[data-case-id='{case_id}']")
     await expect(row).to_contain_text("Prazo:")
-    await snap(team, "cases-02-fila-regulacao")
     await row.get_by_role("link", name="Abrir").click()
     await wait_status(team, case_id, "submitted")
     await team.page.get_by_label("Atribuir a um especialista").select_option(
@@ -89,9 +93,9 @@ async def test_a_case_goes_from_the_question_to_the_sof_library_and_the_reports(
     # The specialist sees it in the inbox and asks in the chat; the solicitante gets it live.
     await switch_user(team, clinic.specialist.cpf, clinic.password)
     await open_from_nav(team, "Casos para responder", "caixa")
-    await team.page.locator(f"li[data-case-id='{case_id}']").get_by_role(
-        "link", name="Abrir"
-    ).click()
+    await (
+        team.page.locator(f"li[data-case-id='{case_id}']").get_by_role("link", name="Abrir").click()
+    )
     await wait_status(team, case_id, "assigned")
     await wait_state(team, "case socket", lambda s: s["cases"]["socket"] == "connected")
     await send_chat(team, "Qual foi a creatinina e o potássio mais recentes?")
@@ -112,25 +116,24 @@ async def test_a_case_goes_from_the_question_to_the_sof_library_and_the_reports(
     await expect(ana.page.locator("#anexo-retorno")).to_contain_text(
         "Tipo de arquivo não permitido"
     )
-    await snap(ana, "cases-03-anexo-recusado-celular")
+    await snap_page(ana, "cases-03-anexo-recusado-celular")
     await expect(ana.page.locator("#lista-anexos li[data-attachment-id]")).to_have_count(1)
 
     # The specialist downloads the attachment (authorised like the case): the same bytes.
     async with team.page.expect_download() as info:
         await team.page.get_by_role("button", name="Baixar ecg.png").click()
-    downloaded = await (await info.value).path()
-    assert Path(downloaded).read_bytes() == png
+    assert await downloaded_bytes(await info.value) == png
 
     # The specialist answers; the solicitante sees the answer arrive, then closes and rates.
     await team.page.get_by_label("Sua resposta").fill(ANSWER)
     await team.page.get_by_role("button", name="Enviar resposta").click()
     await wait_status(team, case_id, "answered")
-    await snap(team, "cases-04-caso-especialista")
+    await snap_page(team, "cases-04-caso-especialista")
     await wait_status(ana, case_id, "answered")
     await expect(ana.page.locator("#caso-resposta")).to_have_text(ANSWER)
     await ana.page.get_by_label("5", exact=True).check()
     await ana.page.get_by_label("Sim", exact=True).check()
-    await snap(ana, "cases-05-avaliacao-celular")
+    await snap_page(ana, "cases-05-avaliacao-celular")
     await ana.page.get_by_role("button", name="Encerrar caso").click()
     await wait_status(ana, case_id, "closed")
     await expect(ana.page.locator("#caso-avaliacao")).to_contain_text("satisfação 5/5")
@@ -163,7 +166,7 @@ async def test_a_case_goes_from_the_question_to_the_sof_library_and_the_reports(
     await other.page.get_by_role("link", name="Hipertensão resistente na atenção primária").click()
     await other.page.wait_for_selector("article.sof[data-status='published']")
     await expect(other.page.locator("article.sof")).to_contain_text("anlodipino")
-    await snap(other, "cases-06-sof")
+    await snap_page(other, "cases-06-sof")
 
     # The gestor sees the figures of that case and downloads the annual CSV.
     await switch_user(other, world.gestor.cpf, clinic.password)
@@ -176,11 +179,123 @@ async def test_a_case_goes_from_the_question_to_the_sof_library_and_the_reports(
     bar = other.page.locator("#grafico-producao rect[data-modality='teleconsultoria']")
     await expect(bar).to_have_count(1)
     assert await bar.get_attribute("data-count") == "1"
-    await snap(other, "cases-07-relatorios")
+    await snap_page(other, "cases-07-relatorios")
     async with other.page.expect_download() as info:
         await other.page.get_by_role("button", name="Baixar CSV").click()
-    csv_path = await (await info.value).path()
-    csv = Path(csv_path).read_text(encoding="utf-8-sig")
+    csv = (await downloaded_bytes(await info.value)).decode("utf-8-sig")
     assert csv.startswith("Relatório anual de atividades;" + clinic.nucleo.name)
     assert "encaminhamentos_evitados;1" in csv
-    assert re.search(r";teleconsultoria;async;[^\n]*;1\n", csv), csv
+    assert re.search(r";teleconsultoria;async;[^\r\n]*;1\r\n", csv), csv
+
+
+async def test_the_queue_highlights_deadlines_and_triage_asks_for_information_and_refuses(
+    live_server: LiveServer, browser: Browser, people: People
+) -> None:
+    world = await make_case_world(live_server.sessions)
+    clinic = world.clinic
+    overdue = await arrange_case(live_server.sessions, world, "Dermatologia", received_hours_ago=30)
+    soon = await arrange_case(live_server.sessions, world, "Endocrinologia", received_hours_ago=20)
+    fresh = await arrange_case(live_server.sessions, world, "Neurologia")
+    reg = people.add(await new_person(browser, live_server.url, "regulador"))
+    ana = people.add(
+        await new_person(browser, live_server.url, "solicitante", viewport=PHONE, is_mobile=True)
+    )
+
+    # Most urgent first; red (overdue) and yellow (near the deadline) say so in words too.
+    await log_in(reg, world.regulador.cpf, clinic.password)
+    await open_from_nav(reg, "Fila da regulação", "fila")
+    rows = reg.page.locator("#casos-queue li[data-case-id]")
+    await expect(rows).to_have_count(3)
+    order = await rows.evaluate_all("els => els.map(e => e.dataset.caseId)")
+    assert order == [overdue, soon, fresh]
+    await expect(rows.nth(0)).to_have_class(re.compile(r"\bvencido\b"))
+    await expect(rows.nth(0)).to_contain_text("Prazo vencido")
+    await expect(rows.nth(1)).to_have_class(re.compile(r"\bproximo\b"))
+    await expect(rows.nth(1)).to_contain_text("Prazo próximo")
+    await expect(rows.nth(2)).not_to_have_class(re.compile(r"vencido|proximo"))
+    await snap_page(reg, "cases-02-fila-regulacao")
+
+    # The regulador asks for more information; the solicitante sees it live and answers.
+    await log_in(ana, clinic.doctor.cpf, clinic.password)
+    await ana.page.goto(f"/casos/{fresh}")
+    await wait_status(ana, fresh, "submitted")
+    await rows.nth(2).get_by_role("link", name="Abrir").click()
+    await wait_status(reg, fresh, "submitted")
+    await reg.page.get_by_label("Pedido ao solicitante ou motivo").fill(
+        "Informe há quanto tempo começou a cefaleia e se há sinais de alarme."
+    )
+    await reg.page.get_by_role("button", name="Pedir mais informações").click()
+    await wait_status(reg, fresh, "more_info_requested")
+    await wait_status(ana, fresh, "more_info_requested")
+    await expect(ana.page.locator("#linha-tempo li[data-action='request_info']")).to_contain_text(
+        "sinais de alarme"
+    )
+    await ana.page.get_by_label("Informações complementares").fill(
+        "Há três semanas, sem déficit focal, sem febre."
+    )
+    await ana.page.get_by_role("button", name="Enviar informações").click()
+    await wait_status(ana, fresh, "submitted")
+    await wait_status(reg, fresh, "submitted")  # info_provided reaches the regulador live
+
+    # Refusing needs a reason (told in pt-BR before anything is sent); then it is refused.
+    await reg.page.goto(f"/casos/{overdue}")
+    await wait_status(reg, overdue, "submitted")
+    await reg.page.get_by_role("button", name="Recusar o caso").click()
+    await expect(reg.page.get_by_role("alert")).to_contain_text("Escreva o motivo")
+    await wait_status(reg, overdue, "submitted")
+    await reg.page.get_by_label("Pedido ao solicitante ou motivo").fill(
+        "Fora do escopo do Núcleo: encaminhe pela regulação ambulatorial."
+    )
+    await reg.page.get_by_role("button", name="Recusar o caso").click()
+    await wait_status(reg, overdue, "refused")
+    await expect(reg.page.locator("#caso-detalhe")).to_contain_text("Motivo: Fora do escopo")
+
+    # The solicitante's list shows the outcome of each case.
+    await open_from_nav(ana, "Meus casos", "casos")
+    await expect(ana.page.locator(f"li[data-case-id='{overdue}']")).to_have_attribute(
+        "data-status", "refused"
+    )
+    await expect(ana.page.locator(f"li[data-case-id='{overdue}']")).to_contain_text("Recusado")
+    await expect(ana.page.locator(f"li[data-case-id='{fresh}']")).to_contain_text("Enviado")
+    await snap_page(ana, "cases-08-meus-casos-celular")
+
+
+async def test_a_message_typed_offline_is_sent_once_on_reconnect_and_missed_ones_arrive(
+    live_server: LiveServer, browser: Browser, people: People
+) -> None:
+    world = await make_case_world(live_server.sessions)
+    clinic = world.clinic
+    case_id = await arrange_case(live_server.sessions, world, "Cardiologia", assigned=True)
+    ana = people.add(await new_person(browser, live_server.url, "solicitante"))
+    bruno = people.add(await new_person(browser, live_server.url, "especialista"))
+    for person, who in ((ana, clinic.doctor), (bruno, clinic.specialist)):
+        await log_in(person, who.cpf, clinic.password)
+        await person.page.goto(f"/casos/{case_id}")
+        await wait_status(person, case_id, "assigned")
+        await wait_state(person, "case socket", lambda s: s["cases"]["socket"] == "connected")
+    await send_chat(ana, "Bom dia, doutor.")
+    await wait_message(bruno, "Bom dia, doutor.")
+
+    # The solicitante's connection drops: what she types waits, what she misses is kept.
+    await ana.page.evaluate("() => window.__telessaude.cases.offline()")
+    await wait_state(ana, "socket down", lambda s: s["cases"]["socket"] == "disconnected")
+    await send_chat(bruno, "Pode mandar o último ECG?")
+    await send_chat(ana, "Envio o ECG à tarde.")
+    await wait_state(
+        ana,
+        "message kept as not sent",
+        lambda s: [p["state"] for p in s["cases"]["pending"]] == ["falhou"],
+    )
+    await expect(ana.page.locator("li.pendente")).to_contain_text("Sem conexão")
+    assert await stored_copies(live_server.sessions, case_id, "Envio o ECG à tarde.") == 0
+
+    # Back online: the missed message arrives and the kept one is sent, once.
+    await ana.page.evaluate("() => window.__telessaude.cases.online()")
+    await wait_message(ana, "Pode mandar o último ECG?")
+    await wait_message(ana, "Envio o ECG à tarde.")
+    await wait_message(bruno, "Envio o ECG à tarde.")
+    state = await ana.state()
+    assert state["cases"]["pending"] == []
+    texts = [m["text"] for m in state["cases"]["messages"]]
+    assert texts == ["Bom dia, doutor.", "Pode mandar o último ECG?", "Envio o ECG à tarde."]
+    assert await stored_copies(live_server.sessions, case_id, "Envio o ECG à tarde.") == 1

@@ -38,12 +38,30 @@ export function byMonthAndModality(report: ProductionReport): { months: string[]
     row.set(r.modality, (row.get(r.modality) ?? 0) + r.count);
     counts.set(r.month, row);
   }
-  return { months: [...counts.keys()].sort(), modalities: [...modalities].sort(), counts };
+  // Every month of the period gets a slot: a month without activity is a fact worth seeing.
+  const months = new Set<string>(monthsBetween(report.from, report.to));
+  for (const m of counts.keys()) months.add(m);
+  return { months: [...months].sort(), modalities: [...modalities].sort(), counts };
+}
+
+function monthsBetween(from: string, to: string): string[] {
+  const out: string[] = [];
+  let [y, m] = from.split("-").map(Number);
+  const [ty, tm] = to.split("-").map(Number);
+  while ((y < ty || (y === ty && m <= tm)) && out.length < 48) {
+    out.push(`${y}-${String(m).padStart(2, "0")}`);
+    m += 1;
+    if (m > 12) {
+      m = 1;
+      y += 1;
+    }
+  }
+  return out;
 }
 
 function chart(report: ProductionReport): HTMLElement {
   const { months, modalities, counts } = byMonthAndModality(report);
-  if (!months.length) return h("p", { class: "dica" }, "Nenhuma atividade no período.");
+  if (!report.rows.length) return h("p", { class: "dica" }, "Nenhuma atividade no período.");
   const totals = months.map((m) => [...(counts.get(m)?.values() ?? [])].reduce((a, b) => a + b, 0));
   const max = Math.max(1, ...totals);
   const barW = 36;
@@ -70,7 +88,7 @@ function chart(report: ProductionReport): HTMLElement {
       root.append(rect);
     });
     root.append(svg("text", { x: x + barW / 2, y: height + 28, "text-anchor": "middle", "font-size": 11, fill: "#1b1f24" }, monthLabel(month)));
-    root.append(svg("text", { x: x + barW / 2, y: y - 4, "text-anchor": "middle", "font-size": 11, fill: "#1b1f24" }, String(totals[i])));
+    if (totals[i]) root.append(svg("text", { x: x + barW / 2, y: y - 4, "text-anchor": "middle", "font-size": 11, fill: "#1b1f24" }, String(totals[i])));
   });
   const legend = h("ul", { class: "legenda-grafico" }, modalities.map((m, j) => h("li", {}, h("span", { class: "cor", style: `background:${COLOURS[j % COLOURS.length]}` }), modalityLabel(m))));
   const table = h(

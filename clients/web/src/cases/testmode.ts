@@ -14,6 +14,9 @@ export interface CaseTestState {
   lastId: number;
   sends: number;
   events: CaseEvent[];
+  /** Drop / restore the case screen's connection, as a flaky network would. */
+  offline?: () => void;
+  online?: () => void;
 }
 
 export const caseTest: CaseTestState = {

@@ -342,7 +342,10 @@ export async function caseScreen(params: { id: string }): Promise<void> {
   onLeave(() => {
     window.clearInterval(refresher);
     socket.disconnect();
+    caseTest.offline = caseTest.online = undefined;
   });
+  caseTest.offline = () => socket.disconnect();
+  caseTest.online = () => socket.connect();
   const caseChat = new CaseChat(socket, caseId, {
     myId: me?.id ?? "",
     attachmentName: (id) => attachments.find((a) => a.id === id)?.filename ?? null,
