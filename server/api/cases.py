@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.api.errors import ApiError, db_unavailable, forbidden, is_unreachable
 from server.api.json import json_response
+from server.api.openapi import endpoint
 from server.api.validation import parse_body, parse_query, path_uuid
 from server.audit import record_audit, request_ip
 from server.auth.caller import require_professional
@@ -37,7 +38,7 @@ from server.cases.deadlines import (
     DeadlineTooLongError,
     InvalidDeadlineError,
 )
-from server.cases.models import Case, CaseTransition, PatientSex
+from server.cases.models import Case, CaseStatus, CaseTransition, PatientSex
 from server.cases.notifications import deliver
 from server.cases.realtime import (
     CASE_CHAT_WRITER,
@@ -57,6 +58,7 @@ from server.keys import DB_SESSIONS, SIO
 logger = logging.getLogger(__name__)
 
 routes = web.RouteTableDef()
+TAG = "cases"
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -104,6 +106,105 @@ def audit_case(
 
 def iso(moment: datetime | None) -> str | None:
     return None if moment is None else moment.isoformat()
+
+
+# Response shapes: the handlers build plain dicts (shared with the /cases socket events); these
+# models describe them for the OpenAPI document, and the fuzz run checks that they agree.
+
+
+class CaseSummaryOut(BaseModel):
+    id: uuid.UUID
+    status: CaseStatus
+    status_label: str
+    specialty: str
+    nucleo_id: uuid.UUID
+    ponto_id: uuid.UUID
+    solicitante_id: uuid.UUID
+    regulador_id: uuid.UUID | None
+    specialist_id: uuid.UUID | None
+    identified: bool
+    received_at: datetime
+    regulation_due_at: datetime
+    answer_due_at: datetime
+    due_at: datetime | None
+    overdue: bool
+    due_soon: bool
+    answered_at: datetime | None
+    closed_at: datetime | None
+    my_roles: list[str]
+
+
+class TransitionOut(BaseModel):
+    action: str
+    from_status: CaseStatus | None = Field(alias="from")
+    to: CaseStatus
+    actor_id: uuid.UUID
+    at: datetime
+    reason: str | None
+
+
+class CaseDetailOut(CaseSummaryOut):
+    consultation_id: uuid.UUID
+    question: str
+    patient_id: uuid.UUID | None
+    patient_age_years: int | None
+    patient_sex: PatientSex | None
+    answer: str | None
+    outcome_reason: str | None
+    satisfaction: int | None
+    referral_avoided: bool | None
+    transitions: list[TransitionOut]
+
+
+class CaseListOut(BaseModel):
+    items: list[CaseSummaryOut]
+
+
+class DeadlinesOut(BaseModel):
+    nucleo_id: uuid.UUID
+    regulation_hours: int
+    specialist_hours: int
+    total_hours: int
+    max_total_hours: int
+
+
+class AuthorOut(BaseModel):
+    kind: str
+    id: str
+    name: str
+
+
+class MessageOut(BaseModel):
+    id: int
+    client_msg_id: str
+    author: AuthorOut
+    text: str
+    attachment_id: str | None
+    created_at: datetime
+
+
+class MessagePostOut(BaseModel):
+    message: MessageOut
+    created: bool
+
+
+class MessagePageOut(BaseModel):
+    items: list[MessageOut]
+    next_after_id: int | None
+
+
+class ReadOut(BaseModel):
+    last_read: int
+
+
+class ReceiptOut(BaseModel):
+    reader_kind: str
+    reader_id: str
+    last_read: int
+
+
+class ReceiptListOut(BaseModel):
+    items: list[ReceiptOut]
 
 
 def case_summary(case: Case, caller: Caller, now: datetime) -> dict[str, Any]:
@@ -174,7 +275,10 @@ class CaseIn(BaseModel):
     patient_sex: PatientSex | None = None
 
 
-@routes.post("/api/cases")
+@endpoint(
+    routes, "POST", "/api/cases", summary="Abrir caso de teleconsultoria assíncrona", tag=TAG,
+    body=CaseIn, response=CaseDetailOut, status=201,
+)  # fmt: skip
 @case_errors
 async def create_case(request: web.Request) -> web.Response:
     caller = require_professional(request)
@@ -207,7 +311,11 @@ class CaseListQuery(BaseModel):
     include_closed: bool = False
 
 
-@routes.get("/api/cases")
+@endpoint(
+    routes, "GET", "/api/cases",
+    summary="Listar casos (meus, fila de regulação, caixa do especialista)", tag=TAG,
+    query=CaseListQuery, response=CaseListOut,
+)  # fmt: skip
 @case_errors
 async def list_cases(request: web.Request) -> web.Response:
     """``view=mine`` (solicitante), ``queue`` (regulador: by due time), ``inbox`` (specialist)."""
@@ -229,7 +337,10 @@ async def list_cases(request: web.Request) -> web.Response:
     return json_response({"items": items})
 
 
-@routes.get("/api/cases/{case_id}")
+@endpoint(
+    routes, "GET", "/api/cases/{case_id}", summary="Detalhes do caso", tag=TAG,
+    response=CaseDetailOut,
+)  # fmt: skip
 @case_errors
 async def get_case(request: web.Request) -> web.Response:
     caller = require_professional(request)
@@ -305,25 +416,45 @@ ACTIONS: dict[str, tuple[type[BaseModel], Action]] = {
 }
 
 
-ACTION_PATTERN = "|".join(ACTIONS)
+ACTION_SUMMARIES = {
+    "claim": "Assumir a regulação do caso",
+    "assign": "Encaminhar o caso a um especialista",
+    "request-info": "Pedir complemento ao solicitante",
+    "provide-info": "Complementar o caso",
+    "answer": "Responder o caso",
+    "follow-up": "Enviar pergunta de seguimento",
+    "close": "Encerrar e avaliar o caso",
+    "return": "Devolver o caso à regulação",
+    "refuse": "Recusar o caso",
+}
 
 
-@routes.post("/api/cases/{case_id}/{action:" + ACTION_PATTERN + "}")
-@case_errors
-async def transition(request: web.Request) -> web.Response:
-    caller = require_professional(request)
-    case_id = path_uuid(request, "case_id")
-    model, action = ACTIONS[request.match_info["action"]]
-    body: BaseModel = NoBody() if model is NoBody else await parse_body(request, model)
-    now = utcnow()
-    async with request.app[DB_SESSIONS].begin() as db:
-        case = await case_chat.load_case(db, caller, case_id)
-        outcome = await action(db, caller, case, body, now)
-        audit_case(db, request, caller, "update", case)
-        await db.flush()
-        payload = case_detail(case, caller, now, await service.transitions(db, case.id))
-    await deliver(request.app, outcome.notices)
-    return json_response(payload)
+def _transition(name: str) -> Handler:
+    """One route per action, so that each is documented with its own body."""
+    model, action = ACTIONS[name]
+
+    async def transition(request: web.Request) -> web.Response:
+        caller = require_professional(request)
+        case_id = path_uuid(request, "case_id")
+        body: BaseModel = NoBody() if model is NoBody else await parse_body(request, model)
+        now = utcnow()
+        async with request.app[DB_SESSIONS].begin() as db:
+            case = await case_chat.load_case(db, caller, case_id)
+            outcome = await action(db, caller, case, body, now)
+            audit_case(db, request, caller, "update", case)
+            await db.flush()
+            payload = case_detail(case, caller, now, await service.transitions(db, case.id))
+        await deliver(request.app, outcome.notices)
+        return json_response(payload)
+
+    return case_errors(transition)
+
+
+for _name, (_model, _) in ACTIONS.items():
+    endpoint(
+        routes, "POST", f"/api/cases/{{case_id}}/{_name}", summary=ACTION_SUMMARIES[_name],
+        tag=TAG, body=None if _model is NoBody else _model, response=CaseDetailOut,
+    )(_transition(_name))  # fmt: skip
 
 
 # ------------------------------------------------------------------------- deadlines
@@ -349,7 +480,10 @@ def _may_read_deadlines(caller: Caller, nucleo_id: uuid.UUID) -> bool:
     return caller.nucleo_id == nucleo_id
 
 
-@routes.get("/api/nucleos/{nucleo_id}/case-deadlines")
+@endpoint(
+    routes, "GET", "/api/nucleos/{nucleo_id}/case-deadlines",
+    summary="Prazos da fila de casos do Núcleo", tag=TAG, response=DeadlinesOut,
+)  # fmt: skip
 @case_errors
 async def get_deadlines(request: web.Request) -> web.Response:
     caller = require_professional(request)
@@ -361,7 +495,11 @@ async def get_deadlines(request: web.Request) -> web.Response:
     return json_response(deadlines_json(nucleo_id, deadlines))
 
 
-@routes.put("/api/nucleos/{nucleo_id}/case-deadlines")
+@endpoint(
+    routes, "PUT", "/api/nucleos/{nucleo_id}/case-deadlines",
+    summary="Definir os prazos da fila de casos (gestor)", tag=TAG, body=DeadlinesIn,
+    response=DeadlinesOut,
+)  # fmt: skip
 @case_errors
 async def put_deadlines(request: web.Request) -> web.Response:
     """Gestor of the Núcleo only; regulation + specialist above 72 h is refused (art. 448 §3)."""
@@ -416,7 +554,10 @@ async def _display_name(db: AsyncSession, caller: Caller) -> str:
     return professional.social_name or professional.name
 
 
-@routes.post("/api/cases/{case_id}/messages")
+@endpoint(
+    routes, "POST", "/api/cases/{case_id}/messages", summary="Enviar mensagem no caso",
+    tag=TAG, body=MessageIn, response=MessagePostOut, status=201, also=(200,),
+)  # fmt: skip
 @case_errors
 async def post_message(request: web.Request) -> web.Response:
     """Committed before the answer: a 201/200 means stored. Retrying the same id is a 200."""
@@ -443,7 +584,10 @@ async def post_message(request: web.Request) -> web.Response:
     return json_response({"message": payload, "created": created}, status=201 if created else 200)
 
 
-@routes.get("/api/cases/{case_id}/messages")
+@endpoint(
+    routes, "GET", "/api/cases/{case_id}/messages", summary="Histórico de mensagens do caso",
+    tag=TAG, query=HistoryQuery, response=MessagePageOut,
+)  # fmt: skip
 @case_errors
 async def get_messages(request: web.Request) -> web.Response:
     caller = require_professional(request)
@@ -462,7 +606,10 @@ async def get_messages(request: web.Request) -> web.Response:
     )
 
 
-@routes.post("/api/cases/{case_id}/read")
+@endpoint(
+    routes, "POST", "/api/cases/{case_id}/read", summary="Marcar mensagens como lidas",
+    tag=TAG, body=ReadIn, response=ReadOut,
+)  # fmt: skip
 @case_errors
 async def post_read(request: web.Request) -> web.Response:
     caller = require_professional(request)
@@ -475,7 +622,10 @@ async def post_read(request: web.Request) -> web.Response:
     return json_response({"last_read": position})
 
 
-@routes.get("/api/cases/{case_id}/receipts")
+@endpoint(
+    routes, "GET", "/api/cases/{case_id}/receipts", summary="Confirmações de leitura do caso",
+    tag=TAG, response=ReceiptListOut,
+)  # fmt: skip
 @case_errors
 async def get_receipts(request: web.Request) -> web.Response:
     caller = require_professional(request)
