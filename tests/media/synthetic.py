@@ -54,6 +54,7 @@ def payload_key(payload: bytes) -> int:
     """Identifies a payload across processes (`hash()` is salted per process)."""
     return zlib.crc32(payload) << 16 | len(payload)
 
+
 AUDIO_CLIP = "clip_opus.ogg"
 
 
