@@ -12,9 +12,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.async_api import Browser, expect
-from sqlalchemy import select
+from sqlalchemy import select, text
 
-from server.db.models import Consultation
+from server.db.models import Consultation, Modality
 from server.records.models import Consent, ConsentChannel, ConsentDecision
 from tests.e2e.conftest import LiveServer, People
 from tests.e2e.flows import (
@@ -154,6 +154,22 @@ async def test_after_a_teleconsulta_the_record_holds_the_session_note_and_signed
     await expect(result).to_contain_text("não ICP-Brasil")
     await snap(joao, "records-verificar-documento-celular")
 
+    # Someone with database access edits the session summary: the record view names it.
+    async with live_server.sessions.begin() as db:
+        await db.execute(text("DROP TRIGGER record_entry_no_update"))
+        await db.execute(
+            text(
+                "UPDATE record_entry SET payload = replace(payload, 'videochamada', 'telefone') "
+                "WHERE kind = 'session_summary'"
+            )
+        )
+    await ana.page.get_by_role("button", name="Verificar de novo").click()
+    await expect(ana.page.locator("#integridade")).to_contain_text(
+        "Integridade comprometida · primeiro elo quebrado: registro nº 2 "
+        "(o conteúdo do registro foi alterado depois de gravado)."
+    )
+    await snap(ana, "records-prontuario-adulterado")
+
     # A modified copy does not pass.
     tampered = bytearray(atestado_pdf)
     at = tampered.find(b"afastamento")
@@ -223,3 +239,47 @@ async def test_verbal_consent_registered_by_the_professional_lets_the_held_patie
         (ConsentDecision.ACCEPTED, ConsentChannel.VERBAL_TRANSCRIBED)
     ]
     assert consents[0].registered_by_council == clinic.doctor.council_label
+
+
+async def test_the_rati_is_written_in_two_parts_and_both_show_in_the_record(
+    live_server: LiveServer, browser: Browser, people: People
+) -> None:
+    clinic = await make_clinic(live_server.sessions)
+    consultation = await make_video_consultation(
+        live_server.sessions, clinic, modality=Modality.TELEINTERCONSULTA, specialist=True
+    )
+    ana = people.add(await new_person(browser, live_server.url, "ana"))
+    bruno = people.add(await new_person(browser, live_server.url, "bruno"))
+
+    # Part 1 by the solicitante, next to her note form.
+    await log_in(ana, clinic.doctor.cpf, clinic.password)
+    await ana.page.goto(f"/consultas/{consultation.id}/registro")
+    part1 = ana.page.locator("#form-rati[data-part='solicitacao']")
+    await part1.get_by_label("Pergunta clínica").fill("Ajustar anti-hipertensivo?")
+    await part1.get_by_label("Resumo clínico").fill("PA 160/100 apesar de losartana 50 mg.")
+    await part1.get_by_label("Código do motivo").fill("I10")
+    await part1.get_by_role("button", name="Salvar a solicitação (RATI parte 1)").click()
+    await ana.page.locator("#rati-salvo").wait_for()
+
+    # Part 2 by the teleconsultor: blank answer is refused in the form, then saved.
+    await log_in(bruno, clinic.specialist.cpf, clinic.password)
+    await bruno.page.goto(f"/consultas/{consultation.id}/registro")
+    part2 = bruno.page.locator("#form-rati[data-part='resposta']")
+    await part2.get_by_role("button", name="Salvar a resposta (RATI parte 2)").click()
+    await expect(part2.get_by_role("alert")).to_contain_text("Preencha a resposta")
+    await part2.get_by_label("Resposta", exact=True).fill("Sim: associar anlodipino.")
+    await part2.get_by_label("Recomendações").fill("Anlodipino 5 mg/dia; reavaliar em 30 dias.")
+    await part2.get_by_label("Não: conduzir na atenção primária").check()
+    await snap(bruno, "records-rati-resposta")
+    await part2.get_by_role("button", name="Salvar a resposta (RATI parte 2)").click()
+    await bruno.page.locator("#rati-salvo").wait_for()
+
+    await ana.page.goto(f"/pacientes/{clinic.patient.id}/prontuario")
+    rati = ana.page.locator("li[data-kind='recommendation']")
+    await expect(rati).to_have_count(2)
+    await expect(rati.nth(0)).to_contain_text("1 – Solicitação")
+    await expect(rati.nth(0)).to_contain_text("CID-10 I10")
+    await expect(rati.nth(1)).to_contain_text("2 – Resposta e recomendações")
+    await expect(rati.nth(1)).to_contain_text(clinic.specialist.council_label)
+    await expect(rati.nth(1)).to_contain_text("Não: conduzir na atenção primária")
+    await expect(ana.page.locator("#integridade")).to_contain_text("Integridade verificada")

@@ -31,8 +31,8 @@ async function issuedCard(doc: DocumentOut): Promise<HTMLElement> {
     { class: "cartao documento-emitido", "data-document-id": doc.document_id, "data-kind": doc.kind },
     h("h3", {}, `${label(DOCUMENT_KINDS, doc.kind)} emitido e assinado`),
     h("p", { class: "dica" }, `${formatDateTime(doc.created_at)} · gravado no prontuário do paciente.`),
-    doc.development_signature ? devMarker() : null,
-    verification ? verificationBox(verification) : null,
+    // The verification box carries the development marker itself; without it, show it here.
+    verification ? verificationBox(verification) : doc.development_signature ? devMarker() : null,
     documentActions(doc.document_id, doc.kind),
   );
 }

@@ -17,6 +17,8 @@ interface RecordOut {
   entries: Entry[];
 }
 
+const CORRECTABLE = ["clinical_note", "recommendation", "correction"];
+
 function authorLine(e: Entry): string {
   const a = (e.payload.author ?? e.payload.registered_by ?? null) as { name?: string; council_label?: string; council?: string } | null;
   if (e.author_kind === "system") return "registro automático do sistema";
@@ -58,7 +60,7 @@ function correctionForm(entry: Entry, onSaved: () => void): HTMLElement {
   return form;
 }
 
-function entryItem(e: Entry, bySeq: Map<string, Entry>, reload: () => void, canCorrect: boolean): HTMLElement {
+function entryItem(e: Entry, bySeq: Map<string, Entry>, reload: () => void, canCorrect: boolean, broken: boolean): HTMLElement {
   const docId = e.kind === "document" ? String(e.payload.document_id ?? "") : "";
   const body = entryBody(e, docId ? documentActions(docId, String(e.payload.document_kind ?? "documento")) : null);
   const corrections = e.corrected_by
@@ -67,7 +69,9 @@ function entryItem(e: Entry, bySeq: Map<string, Entry>, reload: () => void, canC
     .map((c) => h("a", { href: `#${entryAnchor(c.id)}` }, `registro nº ${c.seq}`));
   const formSlot = h("div", {});
   const correct =
-    canCorrect && e.consultation_id && e.author_kind !== "system"
+    // Written clinical text is corrected by a new entry; a consent is decided again and a
+    // signed document is reissued, so those get no "Corrigir".
+    canCorrect && e.consultation_id && CORRECTABLE.includes(e.kind)
       ? h(
           "button",
           {
@@ -88,13 +92,14 @@ function entryItem(e: Entry, bySeq: Map<string, Entry>, reload: () => void, canC
       : null;
   return h(
     "li",
-    { class: `registro registro-${e.kind}${e.corrected_by.length ? " corrigido" : ""}`, id: entryAnchor(e.id), "data-kind": e.kind, "data-seq": String(e.seq), tabindex: "-1" },
+    { class: `registro registro-${e.kind}${e.corrected_by.length ? " corrigido" : ""}${broken ? " quebrado" : ""}`, id: entryAnchor(e.id), "data-kind": e.kind, "data-seq": String(e.seq), tabindex: "-1" },
     h(
       "header",
       { class: "registro-cabecalho" },
       h("h3", {}, `nº ${e.seq} · ${label(ENTRY_KINDS, e.kind)}`),
       h("p", { class: "registro-meta" }, h("time", { datetime: e.created_at }, formatDateTime(e.created_at)), ` · ${authorLine(e)}`),
     ),
+    broken ? h("p", { class: "integridade falha", role: "note" }, h("strong", {}, "Este registro não confere com a cadeia de integridade: "), "ele (ou o anterior) foi alterado fora do sistema. Não use este conteúdo sem conferir a origem.") : null,
     corrections.length ? h("p", { class: "aviso-correcao", role: "note" }, "Este registro foi corrigido: veja ", corrections.flatMap((a, i) => (i ? [", ", a] : [a])), ".") : null,
     body,
     correct ? h("div", { class: "acoes" }, correct) : null,
@@ -158,7 +163,7 @@ export async function recordScreen(params: Record<string, string>): Promise<void
       { "aria-labelledby": "t-registros" },
       h("h2", { id: "t-registros" }, `Registros (${record.entries.length})`),
       record.entries.length
-        ? h("ol", { class: "registros", id: "registros" }, record.entries.map((e) => entryItem(e, byId, reload, true)))
+        ? h("ol", { class: "registros", id: "registros" }, record.entries.map((e) => entryItem(e, byId, reload, true, chain?.first_broken?.entry_id === e.id)))
         : h("p", { class: "dica" }, "Nenhum registro ainda."),
     ),
   );

@@ -29,7 +29,13 @@ export function verificationBox(v: Verification): HTMLElement {
   return h(
     "section",
     { class: `verificacao-doc ${v.valid ? "valida" : "invalida"}`, "aria-label": "Verificação da assinatura", "data-valid": String(v.valid) },
-    h("p", { class: "resultado-verificacao", role: "status" }, h("strong", {}, v.valid ? "Assinatura válida" : "Assinatura NÃO confere"), ` · ${v.summary}`),
+    h(
+      "p",
+      { class: "resultado-verificacao", role: "status" },
+      h("strong", {}, v.valid ? "Assinatura válida" : "Assinatura NÃO confere"),
+      // The server's summary repeats the headline when valid; show it when it says more.
+      v.summary.startsWith("Assinatura válida") ? ": o documento não foi alterado desde a assinatura." : ` · ${v.summary}`,
+    ),
     dev ? devMarker() : null,
     h(
       "dl",
