@@ -9,14 +9,17 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import AsyncIterator
+from datetime import datetime
 from typing import Any
 from urllib.parse import unquote
 
 from aiohttp import BodyPartReader, web
+from pydantic import BaseModel
 
 from server.api.cases import audit_case, case_errors
 from server.api.errors import ApiError
 from server.api.json import json_response
+from server.api.openapi import endpoint
 from server.api.validation import path_uuid
 from server.attachments.models import Attachment
 from server.attachments.sniff import EXTENSIONS
@@ -35,6 +38,7 @@ from server.cases.service import CaseError
 from server.keys import DB_SESSIONS, SETTINGS
 
 routes = web.RouteTableDef()
+TAG = "cases"
 
 CHUNK_BYTES = 64 * 1024
 _UNSAFE_NAME = re.compile(r"[^\w.\- ]+", re.ASCII)
@@ -46,6 +50,28 @@ def safe_filename(name: str | None, content_type: str) -> str:
     base = unquote(name or "anexo").replace("\\", "/").rsplit("/", 1)[-1]
     stem = _UNSAFE_NAME.sub("_", base.rsplit(".", 1)[0]).strip(" ._")[:150] or "anexo"
     return f"{stem}.{EXTENSIONS[content_type]}"
+
+
+class UploadIn(BaseModel):
+    """The multipart form: one ``file`` part (PNG, JPEG, WebP or PDF, decided by its bytes)."""
+
+    file: bytes
+
+
+class AttachmentOut(BaseModel):
+    id: uuid.UUID
+    case_id: uuid.UUID
+    filename: str
+    content_type: str
+    size_bytes: int
+    sha256: str
+    uploaded_by_id: uuid.UUID
+    created_at: datetime
+    url: str
+
+
+class AttachmentListOut(BaseModel):
+    items: list[AttachmentOut]
 
 
 def attachment_json(attachment: Attachment) -> dict[str, Any]:
@@ -67,7 +93,11 @@ async def _chunks(part: BodyPartReader) -> AsyncIterator[bytes]:
         yield chunk
 
 
-@routes.post("/api/cases/{case_id}/attachments")
+@endpoint(
+    routes, "POST", "/api/cases/{case_id}/attachments", summary="Anexar arquivo ao caso",
+    tag=TAG, body=UploadIn, body_media="multipart/form-data", response=AttachmentOut,
+    status=201,
+)  # fmt: skip
 @case_errors
 async def upload(request: web.Request) -> web.Response:
     """``multipart/form-data`` with one ``file`` part; the type is decided by its bytes."""
@@ -122,7 +152,10 @@ async def upload(request: web.Request) -> web.Response:
     return json_response(payload, status=201)
 
 
-@routes.get("/api/cases/{case_id}/attachments")
+@endpoint(
+    routes, "GET", "/api/cases/{case_id}/attachments", summary="Anexos do caso", tag=TAG,
+    response=AttachmentListOut,
+)  # fmt: skip
 @case_errors
 async def list_attachments(request: web.Request) -> web.Response:
     from sqlalchemy import select
@@ -139,7 +172,10 @@ async def list_attachments(request: web.Request) -> web.Response:
     return json_response({"items": items})
 
 
-@routes.get("/api/attachments/{attachment_id}")
+@endpoint(
+    routes, "GET", "/api/attachments/{attachment_id}", summary="Baixar anexo", tag=TAG,
+    content_types=tuple(EXTENSIONS),
+)  # fmt: skip
 @case_errors
 async def download(request: web.Request) -> web.StreamResponse:
     caller = require_professional(request)

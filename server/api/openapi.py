@@ -110,11 +110,15 @@ class _Components:
 
     def ref(self, annotation: Any, mode: Literal["validation", "serialization"]) -> Any:
         schema = TypeAdapter(annotation).json_schema(ref_template=REF_TEMPLATE, mode=mode)
-        self.schemas.update(schema.pop("$defs", {}))
+        named = schema.pop("$defs", {})
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            name = annotation.__name__
-            self.schemas[name] = schema
-            return {"$ref": REF_TEMPLATE.format(model=name)}
+            named[annotation.__name__] = schema
+            schema = {"$ref": REF_TEMPLATE.format(model=annotation.__name__)}
+        for name, definition in named.items():
+            # Components are keyed by class name: two different models with one name would
+            # silently document one of them wrongly.
+            if self.schemas.setdefault(name, definition) != definition:
+                raise ValueError(f"two different schemas are named {name!r}: rename one model")
         return schema
 
 

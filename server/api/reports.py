@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from server.api.cases import case_errors
 from server.api.errors import forbidden, not_found
 from server.api.json import json_response
+from server.api.openapi import endpoint
 from server.api.validation import parse_query
 from server.audit import record_audit
 from server.auth.caller import require_professional
@@ -27,6 +28,7 @@ from server.reports.annual import to_csv, to_pdf
 from server.reports.production import ProductionReport, production_report
 
 routes = web.RouteTableDef()
+TAG = "reports"
 
 MAX_PERIOD_DAYS = 3 * 366
 
@@ -52,6 +54,43 @@ class AnnualQuery(BaseModel):
     nucleo_id: uuid.UUID
     year: int = Field(ge=2000, le=2100)
     format: Literal["pdf", "csv", "json"] = "pdf"
+
+
+class ProductionRowOut(BaseModel):
+    month: str
+    modality: str
+    mode: str
+    nucleo_id: uuid.UUID
+    ponto_id: uuid.UUID | None
+    ponto_name: str
+    ponto_cnes: str
+    count: int
+
+
+class SlaOut(BaseModel):
+    received: int
+    answered: int
+    answered_within_deadline: int
+    share_within_deadline: float | None
+    open_overdue: int
+    answer_hours_p50: float | None
+    answer_hours_p90: float | None
+
+
+class OutcomesOut(BaseModel):
+    closed_rated: int
+    referrals_avoided: int
+    satisfaction_mean: float | None
+    satisfaction_counts: dict[str, int]
+
+
+class ProductionReportOut(BaseModel):
+    nucleo_id: uuid.UUID
+    start: datetime = Field(alias="from")
+    end: datetime = Field(alias="to")
+    rows: list[ProductionRowOut]
+    sla: SlaOut
+    outcomes: OutcomesOut
 
 
 def local_midnight(day: date) -> datetime:
@@ -102,7 +141,10 @@ def _gestor_of(request: web.Request, nucleo_id: uuid.UUID) -> Any:
     return caller
 
 
-@routes.get("/api/reports/production")
+@endpoint(
+    routes, "GET", "/api/reports/production", summary="Produção e prazos do Núcleo (gestor)",
+    tag=TAG, query=ProductionQuery, response=ProductionReportOut,
+)  # fmt: skip
 @case_errors
 async def production(request: web.Request) -> web.Response:
     query = parse_query(request, ProductionQuery)
@@ -115,7 +157,11 @@ async def production(request: web.Request) -> web.Response:
     return json_response(report_json(report))
 
 
-@routes.get("/api/reports/annual")
+@endpoint(
+    routes, "GET", "/api/reports/annual", summary="Relatório anual de atividades (gestor)",
+    tag=TAG, query=AnnualQuery, response=ProductionReportOut,
+    content_types=("application/pdf", "text/csv", "application/json"),
+)  # fmt: skip
 @case_errors
 async def annual(request: web.Request) -> web.StreamResponse:
     query = parse_query(request, AnnualQuery)

@@ -8,6 +8,7 @@ data, so reading it is not audited as clinical access; creating one from a case 
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Annotated, Any
 
 from aiohttp import web
@@ -15,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from server.api.cases import audit_case, case_errors
 from server.api.json import json_response
+from server.api.openapi import endpoint
 from server.api.validation import parse_body, parse_query, path_uuid
 from server.auth.caller import require_professional
 from server.cases import chat as case_chat
@@ -25,6 +27,7 @@ from server.sof import service
 from server.sof.models import Sof, SofStatus
 
 routes = web.RouteTableDef()
+TAG = "sof"
 
 Short = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=200)]
 Long = Annotated[str, StringConstraints(strip_whitespace=True, min_length=10, max_length=20000)]
@@ -53,6 +56,28 @@ class SearchQuery(BaseModel):
     limit: int = Field(default=50, ge=1, le=200)
 
 
+class SofSummaryOut(BaseModel):
+    id: uuid.UUID
+    title: str
+    specialty: str
+    tags: list[str]
+    ciap2: list[str]
+    status: SofStatus
+    published_at: datetime | None
+    nucleo_id: uuid.UUID
+
+
+class SofOut(SofSummaryOut):
+    question: str
+    answer: str
+    references: list[str]
+    author_id: uuid.UUID
+
+
+class SofListOut(BaseModel):
+    items: list[SofSummaryOut]
+
+
 def sof_json(sof: Sof, full: bool = True) -> dict[str, Any]:
     body: dict[str, Any] = {
         "id": str(sof.id),
@@ -74,7 +99,10 @@ def sof_json(sof: Sof, full: bool = True) -> dict[str, Any]:
     return body
 
 
-@routes.post("/api/cases/{case_id}/sof")
+@endpoint(
+    routes, "POST", "/api/cases/{case_id}/sof", summary="Criar SOF a partir do caso", tag=TAG,
+    body=SofIn, response=SofOut, status=201,
+)  # fmt: skip
 @case_errors
 async def create_sof(request: web.Request) -> web.Response:
     caller = require_professional(request)
@@ -102,7 +130,10 @@ async def _load(request: web.Request, db: Any, sof_id: uuid.UUID, caller_id: uui
     return sof  # type: ignore[no-any-return]
 
 
-@routes.post("/api/sof/{sof_id}/publish")
+@endpoint(
+    routes, "POST", "/api/sof/{sof_id}/publish", summary="Publicar SOF", tag=TAG,
+    response=SofOut,
+)  # fmt: skip
 @case_errors
 async def publish_sof(request: web.Request) -> web.Response:
     caller = require_professional(request)
@@ -114,7 +145,10 @@ async def publish_sof(request: web.Request) -> web.Response:
     return json_response(payload)
 
 
-@routes.get("/api/sof")
+@endpoint(
+    routes, "GET", "/api/sof", summary="Buscar SOFs publicadas", tag=TAG, query=SearchQuery,
+    response=SofListOut,
+)  # fmt: skip
 @case_errors
 async def search_sof(request: web.Request) -> web.Response:
     require_professional(request)
@@ -125,7 +159,9 @@ async def search_sof(request: web.Request) -> web.Response:
     return json_response({"items": items})
 
 
-@routes.get("/api/sof/{sof_id}")
+@endpoint(
+    routes, "GET", "/api/sof/{sof_id}", summary="Ler SOF", tag=TAG, response=SofOut,
+)  # fmt: skip
 @case_errors
 async def get_sof(request: web.Request) -> web.Response:
     caller = require_professional(request)
