@@ -283,3 +283,59 @@ async def test_the_rati_is_written_in_two_parts_and_both_show_in_the_record(
     await expect(rati.nth(1)).to_contain_text(clinic.specialist.council_label)
     await expect(rati.nth(1)).to_contain_text("Não: conduzir na atenção primária")
     await expect(ana.page.locator("#integridade")).to_contain_text("Integridade verificada")
+
+
+async def test_a_legal_representatives_consent_recorded_on_the_consultation_page_spares_the_patient_the_term(  # noqa: E501
+    live_server: LiveServer, browser: Browser, people: People
+) -> None:
+    clinic = await make_clinic(live_server.sessions)
+    consultation = await make_video_consultation(live_server.sessions, clinic)
+    seat = await patient_participant(live_server.sessions, consultation)
+    link = "/entrar/" + await make_invite(
+        live_server.sessions, consultation, seat.id, clinic.doctor
+    )
+    ana = people.add(await new_person(browser, live_server.url, "ana"))
+    joao = people.add(
+        await new_person(browser, live_server.url, "joao", viewport=PHONE, is_mobile=True)
+    )
+    await log_in(ana, clinic.doctor.cpf, clinic.password)
+    await ana.page.goto(f"/consultas/{consultation.id}")
+    card = ana.page.locator("#consentimento-consulta")
+    await expect(card.locator("#estado-consentimento")).to_contain_text("Ainda não registrado")
+    await card.get_by_role(
+        "button", name="Registrar consentimento verbal ou do representante legal"
+    ).click()
+    await card.get_by_label("Pelo representante legal").check()
+    await card.get_by_role("button", name="Registrar aceite").click()
+    await expect(card.get_by_role("alert")).to_contain_text(
+        "Informe o nome e o parentesco ou vínculo do representante legal."
+    )
+    async with live_server.sessions() as db:
+        assert (
+            await db.scalar(select(Consent).where(Consent.consultation_id == consultation.id))
+        ) is None
+    await card.get_by_label("Nome do representante legal").fill("Maria da Silva")
+    await card.get_by_label("Parentesco ou vínculo").fill("mãe")
+    await snap(ana, "records-consentimento-representante")
+    await card.get_by_role("button", name="Registrar aceite").click()
+    await expect(card.locator("#estado-consentimento")).to_have_attribute(
+        "data-decision", "accepted"
+    )
+    await expect(card.locator("#estado-consentimento")).to_contain_text(
+        "Aceito, pelo representante legal"
+    )
+
+    # The patient's link skips the term: the decision is already on record.
+    await joao.page.goto(link)
+    await joao.page.get_by_role("button", name="Continuar").click()
+    await joao.page.wait_for_selector("body[data-screen='verificacao']")
+    assert "consentimento" not in (await joao.state())["screen"]
+
+    # Found through "Prontuários": the consent entry names the representative.
+    await ana.page.get_by_role("link", name="Prontuários").click()
+    await ana.page.get_by_label("Buscar paciente").fill(clinic.patient.name.split()[0])
+    await ana.page.get_by_role("button", name="Buscar").click()
+    await ana.page.get_by_role("link", name=clinic.patient.name).click()
+    consent = ana.page.locator("li[data-kind='consent']")
+    await expect(consent).to_contain_text("Maria da Silva (mãe)")
+    await expect(consent).to_contain_text(clinic.doctor.council_label)

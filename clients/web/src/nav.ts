@@ -19,6 +19,8 @@ export function renderNav(mode: "professional" | "invitee" | "auto" = "auto"): v
     h("a", { href: "/agenda", "data-link": true }, "Agenda"),
     h("a", { href: "/consultas/nova", "data-link": true }, "Nova consulta"),
     ...caseNavLinks(user),
+    // Gestores read the audit trail, not clinical content.
+    ...(user.role === "gestor" ? [] : [h("a", { href: "/prontuarios", "data-link": true }, "Prontuários")]),
     h("a", { href: "/verificar", "data-link": true }, "Verificar documento"),
     h("span", { class: "usuario", "aria-label": "Usuário conectado" }, user.name),
     h(

@@ -14,6 +14,7 @@ import { registerCaseRoutes } from "./cases/routes";
 import { recordScreen } from "./records/record";
 import { documentsScreen } from "./records/documents";
 import { verifyScreen } from "./records/verify";
+import { patientsScreen } from "./records/patients";
 
 export function registerRoutes(): void {
   route("/", () => navigate(currentUser() ? "/agenda" : "/login", true));
@@ -26,6 +27,7 @@ export function registerRoutes(): void {
   route("/pacientes/:id/prontuario", recordScreen);
   route("/consultas/:id/documentos", documentsScreen);
   route("/verificar", verifyScreen);
+  route("/prontuarios", patientsScreen);
   registerCaseRoutes(); // /casos…, /sof…, /relatorios
   route("/entrar/:token", inviteScreen);
   route("/entrar", inviteScreen); // /entrar?convite=<token>
