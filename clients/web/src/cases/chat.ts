@@ -64,6 +64,9 @@ export class CaseChat {
     caseTest.lastId = 0;
     socket.on("connect", () => void this.subscribe());
     socket.on("disconnect", () => this.setStatus("Sem conexão: as mensagens serão enviadas quando a conexão voltar."));
+    socket.on("connect_error", (err: Error & { data?: { message?: string } }) =>
+      this.setStatus(err.data?.message ?? "Sem conexão com o servidor de mensagens. Tentando de novo…"),
+    );
     socket.on("message", (m: CaseMessage) => this.add([m]));
     socket.on("receipt", (r: { case_id: string; reader_id: string; last_read: number }) => {
       if (r.case_id === this.caseId && r.reader_id !== hooks.myId) this.othersReadUpTo(r.last_read);

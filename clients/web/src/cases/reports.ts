@@ -69,15 +69,17 @@ function chart(report: ProductionReport): HTMLElement {
   const height = 200;
   const left = 36;
   const width = left + months.length * (barW + gap) + gap;
-  const root = svg("svg", { viewBox: `0 0 ${width} ${height + 40}`, width: "100%", role: "img", "aria-labelledby": "grafico-titulo", class: "grafico", id: "grafico-producao" });
+  const top = 20; // room for the total above the tallest bar
+  const root = svg("svg", { viewBox: `0 0 ${width} ${height + top + 30}`, width: "100%", role: "img", "aria-labelledby": "grafico-titulo", class: "grafico", id: "grafico-producao" });
   root.append(svg("title", { id: "grafico-titulo" }, "Atendimentos por mês e modalidade"));
-  for (const tick of [0, 0.5, 1]) {
-    const y = height - tick * height + 10;
-    root.append(svg("line", { x1: left, x2: width, y1: y, y2: y, stroke: "#c9d1db" }), svg("text", { x: left - 6, y: y + 4, "text-anchor": "end", "font-size": 11, fill: "#5b6470" }, String(Math.round(tick * max))));
+  // Whole-number gridlines only: half a consultation is not a thing.
+  for (const tick of new Set([0, Math.ceil(max / 2), max])) {
+    const y = height - (tick / max) * height + top;
+    root.append(svg("line", { x1: left, x2: width, y1: y, y2: y, stroke: "#c9d1db" }), svg("text", { x: left - 6, y: y + 4, "text-anchor": "end", "font-size": 11, fill: "#5b6470" }, String(tick)));
   }
   months.forEach((month, i) => {
     const x = left + gap + i * (barW + gap);
-    let y = height + 10;
+    let y = height + top;
     modalities.forEach((mod, j) => {
       const n = counts.get(month)?.get(mod) ?? 0;
       if (!n) return;
@@ -87,7 +89,7 @@ function chart(report: ProductionReport): HTMLElement {
       rect.append(svg("title", {}, `${monthLabel(month)} · ${modalityLabel(mod)}: ${n}`));
       root.append(rect);
     });
-    root.append(svg("text", { x: x + barW / 2, y: height + 28, "text-anchor": "middle", "font-size": 11, fill: "#1b1f24" }, monthLabel(month)));
+    root.append(svg("text", { x: x + barW / 2, y: height + top + 18, "text-anchor": "middle", "font-size": 11, fill: "#1b1f24" }, monthLabel(month)));
     if (totals[i]) root.append(svg("text", { x: x + barW / 2, y: y - 4, "text-anchor": "middle", "font-size": 11, fill: "#1b1f24" }, String(totals[i])));
   });
   const legend = h("ul", { class: "legenda-grafico" }, modalities.map((m, j) => h("li", {}, h("span", { class: "cor", style: `background:${COLOURS[j % COLOURS.length]}` }), modalityLabel(m))));
@@ -122,7 +124,7 @@ function figures(r: ProductionReport): HTMLElement {
     figure("ind-p90", "Tempo de resposta (90% até)", formatHours(r.sla.answer_hours_p90)),
     figure("ind-prazo", "Respondidos no prazo", formatPercent(r.sla.share_within_deadline), `${r.sla.answered_within_deadline} de ${r.sla.answered}`),
     figure("ind-vencidos", "Abertos com prazo vencido", String(r.sla.open_overdue)),
-    figure("ind-evitados", "Encaminhamentos evitados", String(r.outcomes.referrals_avoided), `em ${r.outcomes.closed_rated} casos avaliados`),
+    figure("ind-evitados", "Encaminhamentos evitados", String(r.outcomes.referrals_avoided), `casos avaliados: ${r.outcomes.closed_rated}`),
     figure(
       "ind-satisfacao",
       "Satisfação média (1 a 5)",
