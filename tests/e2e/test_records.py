@@ -87,6 +87,13 @@ async def test_after_a_teleconsulta_the_record_holds_the_session_note_and_signed
         ana, "Losartana 50 mg comprimido", "1 comprimido pela manhã", "30 comprimidos"
     )
     await expect(receita).to_contain_text("Assinatura válida")
+    # Back on the page later: both are listed, and the signed PDF opens in the browser.
+    await ana.page.reload()
+    earlier = ana.page.locator("#documentos-anteriores li")
+    await expect(earlier).to_have_count(2)
+    async with ana.context.expect_page() as opened:
+        await earlier.first.get_by_role("button", name="Ver PDF assinado").click()
+    assert (await opened.value).url.startswith("blob:")
 
     # The record: session summary with every art. 450 field, in order, chain verified.
     await ana.page.get_by_role("link", name="Abrir o prontuário").click()

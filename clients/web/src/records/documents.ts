@@ -7,7 +7,7 @@ import { formatDateTime, modalityLabel } from "../labels";
 import { renderNav, requireLogin } from "../nav";
 import { setScreen } from "../testmode";
 import type { ConsultationDetail } from "../screens/consultation";
-import { devMarker } from "./entries";
+import { devMarker, type Entry } from "./entries";
 import { DOCUMENT_KINDS, label } from "./labels";
 import { documentActions, verificationBox, type Verification } from "./verification";
 import "./records.css";
@@ -203,6 +203,7 @@ export async function documentsScreen(params: Record<string, string>): Promise<v
   }
   const results = h("div", { id: "documentos-emitidos", "aria-live": "polite" });
   const patient = c.patient?.name;
+  const earlier = c.patient?.id ? await earlierDocuments(c.patient.id, id) : null;
   showScreen(
     "Documentos",
     h("div", { class: "cabecalho" }, h("h1", {}, "Atestado e receita")),
@@ -213,11 +214,36 @@ export async function documentsScreen(params: Record<string, string>): Promise<v
     ),
     results,
     h("div", { class: "duas-colunas" }, atestadoForm(id, results), receitaForm(id, results)),
+    earlier,
     h(
       "p",
       { class: "acoes" },
       h("a", { href: `/consultas/${id}`, "data-link": true, class: "botao secundario" }, "Voltar à consulta"),
       c.patient?.id ? h("a", { href: `/pacientes/${c.patient.id}/prontuario`, "data-link": true, class: "botao secundario" }, "Abrir o prontuário") : null,
+    ),
+  );
+}
+
+/** Documents already issued in this consultation (from the record), to open or verify again. */
+async function earlierDocuments(patientId: string, consultationId: string): Promise<HTMLElement | null> {
+  const record = await api<{ entries: Entry[] }>(`/api/patients/${patientId}/record`).catch(() => null);
+  const docs = (record?.entries ?? []).filter((e) => e.kind === "document" && e.consultation_id === consultationId);
+  if (!docs.length) return null;
+  return h(
+    "section",
+    { class: "cartao", id: "documentos-anteriores", "aria-labelledby": "t-anteriores" },
+    h("h2", { id: "t-anteriores" }, "Já emitidos nesta consulta"),
+    h(
+      "ul",
+      { class: "registros" },
+      docs.map((e) =>
+        h(
+          "li",
+          { class: "registro registro-document" },
+          h("h3", {}, `${label(DOCUMENT_KINDS, String(e.payload.document_kind ?? ""))} · ${formatDateTime(String(e.payload.issued_at ?? e.created_at))}`),
+          documentActions(String(e.payload.document_id), String(e.payload.document_kind ?? "documento")),
+        ),
+      ),
     ),
   );
 }
