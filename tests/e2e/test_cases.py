@@ -180,6 +180,18 @@ async def test_a_case_goes_from_the_question_to_the_sof_library_and_the_reports(
     await expect(bar).to_have_count(1)
     assert await bar.get_attribute("data-count") == "1"
     await snap_page(other, "cases-07-relatorios")
+
+    # Queue deadlines: above 72 h in total is refused in pt-BR and nothing changes.
+    prazos = other.page.locator("#form-prazos")
+    await expect(prazos.locator("#prazo-atual")).to_contain_text("Total atual: 72 h")
+    await prazos.get_by_label("Regulação (horas)").fill("48")
+    await prazos.get_by_label("Especialista (horas)").fill("48")
+    await prazos.get_by_role("button", name="Salvar prazos").click()
+    await expect(prazos.get_by_role("alert")).to_contain_text("não pode passar de 72 horas")
+    await expect(prazos.locator("#prazo-atual")).to_contain_text("Total atual: 72 h")
+    await prazos.get_by_label("Regulação (horas)").fill("12")
+    await prazos.get_by_role("button", name="Salvar prazos").click()
+    await expect(prazos.locator("#prazo-atual")).to_contain_text("Total atual: 60 h")
     async with other.page.expect_download() as info:
         await other.page.get_by_role("button", name="Baixar CSV").click()
     csv = (await downloaded_bytes(await info.value)).decode("utf-8-sig")

@@ -57,7 +57,7 @@ export class CaseChat {
     private readonly caseId: string,
     private readonly hooks: ChatHooks,
   ) {
-    this.list = h("ul", { class: "chat-mensagens caso-chat", id: "caso-mensagens", "aria-live": "polite", "aria-label": "Mensagens do caso" });
+    this.list = h("ul", { class: "chat-mensagens caso-chat", id: "caso-mensagens", "aria-label": "Mensagens do caso" });
     this.status = h("p", { class: "dica", id: "chat-estado", "aria-live": "polite" });
     caseTest.messages = [];
     caseTest.pending = [];
@@ -104,12 +104,15 @@ export class CaseChat {
       this.setStatus(ack.error?.message ?? "Não foi possível abrir o chat.");
       return;
     }
-    this.add(ack.messages ?? []);
+    this.add(ack.messages ?? [], this.lastId > 0);
     // Whatever was typed while offline goes now, with its original id.
     for (const p of this.pending.values()) void this.flush(p.clientMsgId);
   }
 
-  private add(messages: CaseMessage[]): void {
+  private add(messages: CaseMessage[], announce = true): void {
+    // The list is rebuilt on each change; only what is new from others is announced.
+    const fresh = messages.filter((m) => !this.stored.has(m.id) && m.author.id !== this.hooks.myId);
+    if (announce && fresh.length) this.setStatus(`Nova mensagem de ${fresh[fresh.length - 1].author.name}.`);
     for (const m of messages) {
       this.stored.set(m.id, m);
       this.pending.delete(m.client_msg_id);

@@ -3,7 +3,7 @@
 // satisfaction; the annual activity report (art. 454-A) as PDF and CSV.
 
 import { api, currentUser, ApiError } from "../api";
-import { h, showScreen, errorBox, toast } from "../dom";
+import { h, showScreen, errorBox, toast, mainEl } from "../dom";
 import { modalityLabel } from "../labels";
 import { renderNav, requireLogin } from "../nav";
 import { setScreen } from "../testmode";
@@ -138,6 +138,49 @@ function isoDay(d: Date): string {
   return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, "0")}-${String(d.getDate()).padStart(2, "0")}`;
 }
 
+interface Deadlines {
+  regulation_hours: number;
+  specialist_hours: number;
+  total_hours: number;
+  max_total_hours: number;
+}
+
+/** The Núcleo's queue deadlines; the server refuses a total above 72 h (art. 448 §3). */
+function deadlinesSection(nucleoId: string): HTMLElement {
+  const regulation = h("input", { id: "prazo-regulacao", type: "number", min: "1", max: "72", required: true, inputmode: "numeric" });
+  const specialist = h("input", { id: "prazo-especialista", type: "number", min: "1", max: "72", required: true, inputmode: "numeric" });
+  const info = h("p", { class: "dica", id: "prazo-atual", "aria-live": "polite" }, "Carregando…");
+  const feedback = h("div", { id: "prazo-retorno", "aria-live": "assertive" });
+  const show = (d: Deadlines): void => {
+    regulation.value = String(d.regulation_hours);
+    specialist.value = String(d.specialist_hours);
+    info.textContent = `Total atual: ${d.total_hours} h do recebimento à resposta (máximo legal: ${d.max_total_hours} h). Novos prazos valem para os casos recebidos depois da mudança.`;
+  };
+  const form = h(
+    "form",
+    { class: "cartao", id: "form-prazos", novalidate: true, "aria-labelledby": "t-prazos" },
+    h("h2", { id: "t-prazos" }, "Prazos da fila de teleconsultoria"),
+    h("div", { class: "campos" }, h("label", { for: "prazo-regulacao" }, "Regulação (horas)", regulation), h("label", { for: "prazo-especialista" }, "Especialista (horas)", specialist)),
+    info,
+    feedback,
+    h("div", { class: "acoes" }, h("button", { type: "submit", class: "secundario", id: "btn-salvar-prazos" }, "Salvar prazos")),
+  );
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    feedback.replaceChildren();
+    try {
+      show(await api<Deadlines>(`/api/nucleos/${nucleoId}/case-deadlines`, { method: "PUT", body: { regulation_hours: Number(regulation.value), specialist_hours: Number(specialist.value) } }));
+      toast("Prazos salvos.");
+    } catch (err) {
+      feedback.append(errorBox(err instanceof ApiError ? err.fullMessage() : "Não foi possível salvar os prazos."));
+    }
+  });
+  api<Deadlines>(`/api/nucleos/${nucleoId}/case-deadlines`)
+    .then(show)
+    .catch((err: unknown) => info.replaceWith(errorBox(err instanceof ApiError ? err.message : "Não foi possível carregar os prazos.")));
+  return form;
+}
+
 export async function reportsScreen(): Promise<void> {
   if (!requireLogin()) return;
   setScreen("relatorios");
@@ -203,5 +246,8 @@ export async function reportsScreen(): Promise<void> {
       ),
     ),
   );
-  if (me?.role === "gestor") await load();
+  if (me?.role === "gestor" && nucleo) {
+    mainEl().append(deadlinesSection(nucleo));
+    await load();
+  }
 }
