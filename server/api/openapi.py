@@ -225,6 +225,9 @@ def openapi_document(*, title: str, version: str, server_url: str | None = None)
 routes = web.RouteTableDef()
 
 
-@routes.get("/api/openapi.json")
+@endpoint(
+    routes, "GET", "/api/openapi.json", summary="Este documento OpenAPI", tag="meta",
+    response=dict[str, Any], auth=False,
+)  # fmt: skip
 async def get_openapi(request: web.Request) -> web.Response:
     return web.json_response(openapi_document(title="Telessaúde API", version="0.1.0"))

@@ -11,7 +11,8 @@ from datetime import date, datetime, time, timedelta
 from typing import Any, Literal
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from server.api.cases import case_errors
 from server.api.errors import forbidden, not_found
@@ -31,6 +32,7 @@ routes = web.RouteTableDef()
 TAG = "reports"
 
 MAX_PERIOD_DAYS = 3 * 366
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2100, 12, 31)
 
 
 class ProductionQuery(BaseModel):
@@ -39,6 +41,16 @@ class ProductionQuery(BaseModel):
     start: date = Field(alias="from")
     end: date = Field(alias="to")
     "Inclusive, in Brazil's local calendar."
+
+    @field_validator("start", "end")
+    @classmethod
+    def _bounded(cls, day: date) -> date:
+        # Bounded like AnnualQuery's year: the day after 9999-12-31 does not exist (was a 500).
+        if not FIRST_DAY <= day <= LAST_DAY:
+            raise PydanticCustomError(
+                "date_out_of_range", "data fora do intervalo aceito (de 2000-01-01 a 2100-12-31)"
+            )
+        return day
 
     @model_validator(mode="after")
     def _ordered(self) -> ProductionQuery:
