@@ -338,7 +338,9 @@ async def test_a_legal_representatives_consent_recorded_on_the_consultation_page
     await joao.page.wait_for_selector("body[data-screen='verificacao']")
     assert "consentimento" not in (await joao.state())["screen"]
 
-    # Found through "Prontuários": the consent entry names the representative.
+    # Found through "Prontuários" (on a phone-sized window): the consent entry names the
+    # representative.
+    await ana.page.set_viewport_size(PHONE)  # type: ignore[arg-type]
     await ana.page.get_by_role("link", name="Prontuários").click()
     await ana.page.get_by_label("Buscar paciente").fill(clinic.patient.name.split()[0])
     await ana.page.get_by_role("button", name="Buscar").click()
@@ -346,3 +348,4 @@ async def test_a_legal_representatives_consent_recorded_on_the_consultation_page
     consent = ana.page.locator("li[data-kind='consent']")
     await expect(consent).to_contain_text("Maria da Silva (mãe)")
     await expect(consent).to_contain_text(clinic.doctor.council_label)
+    await snap(ana, "records-prontuario-celular")
