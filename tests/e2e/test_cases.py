@@ -124,6 +124,19 @@ async def test_a_case_goes_from_the_question_to_the_sof_library_and_the_reports(
         await team.page.get_by_role("button", name="Baixar ecg.png").click()
     assert await downloaded_bytes(await info.value) == png
 
+    # The specialist attaches a report: it shows up in the solicitante's chat live, downloadable.
+    pdf = b"%PDF-1.4\n% laudo de teste\n%%EOF\n"
+    await team.page.get_by_label("Adicionar anexo").set_input_files(
+        {"name": "laudo.pdf", "mimeType": "application/pdf", "buffer": pdf}
+    )
+    await team.page.get_by_role("button", name="Enviar anexo").click()
+    chip = ana.page.locator("#caso-mensagens button.anexo-chip", has_text="laudo.pdf")
+    await expect(chip).to_have_count(1)
+    await expect(ana.page.locator("#lista-anexos li[data-attachment-id]")).to_have_count(2)
+    async with ana.page.expect_download() as info:
+        await chip.click()
+    assert await downloaded_bytes(await info.value) == pdf
+
     # The specialist answers; the solicitante sees the answer arrive, then closes and rates.
     await team.page.get_by_label("Sua resposta").fill(ANSWER)
     await team.page.get_by_role("button", name="Enviar resposta").click()
@@ -161,6 +174,10 @@ async def test_a_case_goes_from_the_question_to_the_sof_library_and_the_reports(
     # Another professional finds it in the library by CIAP-2 code and reads it.
     await log_in(other, world.colleague.cpf, clinic.password)
     await open_from_nav(other, "Biblioteca SOF", "sof-biblioteca")
+    await other.page.get_by_label("Buscar no texto").fill("anlodipino")
+    await other.page.get_by_role("button", name="Buscar").click()
+    await expect(other.page.locator("#sof-resultados li[data-sof-id]")).to_have_count(1)
+    await other.page.get_by_label("Buscar no texto").fill("")
     await other.page.get_by_label("Código CIAP-2").fill("K86")
     await other.page.get_by_role("button", name="Buscar").click()
     await other.page.get_by_role("link", name="Hipertensão resistente na atenção primária").click()

@@ -79,6 +79,11 @@ export class CaseChat {
     this.closed = closed;
   }
 
+  /** Re-draw (e.g. once the names of newly listed attachments are known). */
+  refresh(): void {
+    this.render();
+  }
+
   othersReadUpTo(id: number): void {
     if (id > this.othersRead) {
       this.othersRead = id;

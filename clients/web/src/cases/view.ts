@@ -278,6 +278,7 @@ export async function caseScreen(params: { id: string }): Promise<void> {
       .then((body) => {
         attachments = listOf<Attachment>(body);
         renderAttachments();
+        chat?.refresh();
       })
       .catch((err: unknown) => attachList.replaceChildren(h("li", {}, errorBox(err instanceof ApiError ? err.message : "Falha ao listar anexos."))))
       .finally(() => (loadingAttachments = null)));
