@@ -223,6 +223,15 @@ async def _sfu(mode: str, conn: Connection) -> None:
             continue
         if command == "start" and profiler is not None:
             profiler.start()
+        if os.environ.get("SFU_BENCH_CPROFILE") and command in ("start", "stop"):
+            import cProfile  # diagnostics: exact call counts in the window
+
+            if command == "start":
+                cprofile = cProfile.Profile()
+                cprofile.enable()
+            else:
+                cprofile.disable()
+                cprofile.dump_stats(os.environ["SFU_BENCH_CPROFILE"])
         marks[command] = await counters()
         if command == "stop" and profiler is not None:
             profiler.stop()
