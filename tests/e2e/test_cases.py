@@ -4,6 +4,7 @@ solicitante (phone) → regulador → specialist → solicitante → SOF library
 from __future__ import annotations
 
 import re
+from functools import partial
 
 import pytest
 from playwright.async_api import Browser, expect
@@ -24,7 +25,7 @@ from tests.e2e.cases_flows import (
 )
 from tests.e2e.conftest import LiveServer, People
 from tests.e2e.flows import log_in
-from tests.e2e.harness import PHONE, new_person, wait_state
+from tests.e2e.harness import PHONE, Person, new_person, poll, wait_state
 
 pytestmark = pytest.mark.browser
 
@@ -328,3 +329,68 @@ async def test_a_message_typed_offline_is_sent_once_on_reconnect_and_missed_ones
     texts = [m["text"] for m in state["cases"]["messages"]]
     assert texts == ["Bom dia, doutor.", "Pode mandar o último ECG?", "Envio o ECG à tarde."]
     assert await stored_copies(live_server.sessions, case_id, "Envio o ECG à tarde.") == 1
+
+
+_SEEN_JS = """
+() => {
+  window.__seen = {};
+  const list = document.getElementById('caso-mensagens');
+  new MutationObserver(() => {
+    for (const p of list.querySelectorAll('li[data-message-id] p')) {
+      window.__seen[p.textContent] ??= Date.now();
+    }
+  }).observe(list, {childList: true, subtree: true});
+}
+"""
+
+
+async def _seen_at(person: Person, text: str) -> int | None:
+    seen: int | None = await person.page.evaluate("(t) => window.__seen[t] ?? null", text)
+    return seen
+
+
+_SEND_JS = """
+(text) => {
+  const box = document.getElementById('caso-texto');
+  box.value = text;
+  const at = Date.now();
+  document.getElementById('form-chat').requestSubmit();
+  return at;
+}
+"""
+
+
+async def test_a_chat_message_reaches_the_other_browser_in_well_under_a_second(
+    live_server: LiveServer, browser: Browser, people: People
+) -> None:
+    world = await make_case_world(live_server.sessions)
+    clinic = world.clinic
+    case_id = await arrange_case(live_server.sessions, world, "Pediatria", assigned=True)
+    ana = people.add(await new_person(browser, live_server.url, "solicitante"))
+    bruno = people.add(await new_person(browser, live_server.url, "especialista"))
+    for person, who in ((ana, clinic.doctor), (bruno, clinic.specialist)):
+        await log_in(person, who.cpf, clinic.password)
+        await person.page.goto(f"/casos/{case_id}")
+        await wait_state(person, "case socket", lambda s: s["cases"]["socket"] == "connected")
+        await wait_state(person, "chat subscribed", lambda s: s["cases"]["caseId"] == case_id)
+    await ana.page.evaluate(_SEEN_JS)
+    latencies: list[int] = []
+    for i in range(20):
+        text = f"Mensagem de teste número {i}"
+        sent_at: int = await bruno.page.evaluate(_SEND_JS, text)
+        seen_at = await poll(
+            f"{text} shown to the solicitante",
+            partial(_seen_at, ana, text),
+            lambda v: v is not None,
+            within=5,
+            interval=0.02,
+        )
+        assert seen_at is not None
+        latencies.append(seen_at - sent_at)
+    latencies.sort()
+    p50, worst = latencies[len(latencies) // 2], latencies[-1]
+    print(f"case chat send→shown in the other browser: p50 {p50} ms, max {worst} ms (n=20)")
+    # Stored (committed) before anyone sees it, and still live: well under a second on loopback.
+    assert p50 < 500 and worst < 1500, latencies
+    texts = [m["text"] for m in (await ana.state())["cases"]["messages"]]
+    assert texts == [f"Mensagem de teste número {i}" for i in range(20)]
