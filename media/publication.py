@@ -65,10 +65,10 @@ class Publication:
         subscription.attach(self)
 
     def _add(self, subscription: Subscription) -> None:
+        # no keyframe request yet: the leg cannot send before its DTLS is up, and a
+        # keyframe arriving earlier would be wasted (see _on_packet)
         if subscription not in self.subscriptions:
             self.subscriptions = (*self.subscriptions, subscription)
-        if self.kind is TrackKind.VIDEO:
-            self.request_keyframe()
 
     def _remove(self, subscription: Subscription) -> None:
         self.subscriptions = tuple(s for s in self.subscriptions if s is not subscription)
@@ -126,13 +126,14 @@ class Publication:
         keyframe: bool | None = None
         for subscription in subscriptions:
             if subscription.seq_offset is None:
+                if not subscription.tap.ready():
+                    continue
                 if keyframe is None:
                     keyframe = starts_keyframe(self.codec_name, payload)
                 if not keyframe:
                     self.request_keyframe()
                     continue
-                if not subscription.start(sequence_number, timestamp, self.tap.clock_rate):
-                    continue
+                subscription.start(sequence_number, timestamp, self.tap.clock_rate)
             subscription.send(
                 sequence_number,
                 timestamp,

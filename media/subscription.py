@@ -162,10 +162,11 @@ class Subscription:
 
     # ------------------------------------------------------------------ forwarding
 
-    def start(self, sequence_number: int, timestamp: int, clock_rate: int) -> bool:
-        """Fix this leg's offsets on the packet that starts a keyframe (caller checked)."""
-        if not self.tap.ready():
-            return False
+    def start(self, sequence_number: int, timestamp: int, clock_rate: int) -> None:
+        """Fix this leg's offsets on the packet that starts a keyframe.
+
+        The caller checked that the packet starts a keyframe and that `tap.ready()`.
+        """
         if self._templates is None:
             payload_type, _ = negotiated_payload_types(self.transceiver)
             with_level = self.kind is TrackKind.AUDIO
@@ -184,7 +185,6 @@ class Subscription:
             next_ts = self._last_ts + max(int(elapsed * clock_rate), 1)
             self.seq_offset = (self._last_seq + 1 - sequence_number) & 0xFFFF
             self._ts_offset = (next_ts - timestamp) & 0xFFFFFFFF
-        return True
 
     def send(
         self,
