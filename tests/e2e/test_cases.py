@@ -290,7 +290,7 @@ async def test_the_queue_highlights_deadlines_and_triage_asks_for_information_an
     await snap_page(ana, "cases-08-meus-casos-celular")
 
 
-async def test_a_message_typed_offline_is_sent_once_on_reconnect_and_missed_ones_arrive(
+async def test_a_message_typed_offline_is_sent_once_on_reconnect_or_reload_and_missed_ones_arrive(
     live_server: LiveServer, browser: Browser, people: People
 ) -> None:
     world = await make_case_world(live_server.sessions)
@@ -329,6 +329,20 @@ async def test_a_message_typed_offline_is_sent_once_on_reconnect_and_missed_ones
     texts = [m["text"] for m in state["cases"]["messages"]]
     assert texts == ["Bom dia, doutor.", "Pode mandar o último ECG?", "Envio o ECG à tarde."]
     assert await stored_copies(live_server.sessions, case_id, "Envio o ECG à tarde.") == 1
+
+    # Typed offline, then the page is reloaded: the tab kept it, and it is sent once with its id.
+    await ana.page.evaluate("() => window.__telessaude.cases.offline()")
+    await wait_state(ana, "socket down", lambda s: s["cases"]["socket"] == "disconnected")
+    await send_chat(ana, "Mando também a receita.")
+    kept = await wait_state(ana, "kept", lambda s: len(s["cases"]["pending"]) == 1)
+    await ana.page.reload()
+    await wait_message(ana, "Mando também a receita.")
+    await wait_message(bruno, "Mando também a receita.")
+    state = await ana.state()
+    assert state["cases"]["pending"] == []
+    sent = next(m for m in state["cases"]["messages"] if m["text"] == "Mando também a receita.")
+    assert sent["clientMsgId"] == kept["cases"]["pending"][0]["clientMsgId"]
+    assert await stored_copies(live_server.sessions, case_id, "Mando também a receita.") == 1
 
 
 _SEEN_JS = """

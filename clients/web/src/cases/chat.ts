@@ -23,7 +23,13 @@ interface Pending {
   attachmentId: string | null;
   state: "enviando" | "falhou";
   error: string | null;
+  attempts: number;
+  timer: number | undefined;
 }
+
+/** Failures worth retrying by themselves: the message may go through a moment later. */
+const TRANSIENT = new Set(["db_unavailable", "timeout"]);
+const MAX_RETRY_DELAY_MS = 30_000;
 
 const ACK_TIMEOUT_MS = 8000;
 
@@ -71,7 +77,33 @@ export class CaseChat {
     socket.on("receipt", (r: { case_id: string; reader_id: string; last_read: number }) => {
       if (r.case_id === this.caseId && r.reader_id !== hooks.myId) this.othersReadUpTo(r.last_read);
     });
+    // Messages typed before a reload or a trip to another screen, still with their first id.
+    for (const saved of this.loadPending()) this.pending.set(saved.clientMsgId, { ...saved, state: "falhou", error: null, attempts: 0, timer: undefined });
     if (socket.connected) void this.subscribe();
+  }
+
+  private get storageKey(): string {
+    return `telessaude.caso.${this.caseId}.pendentes`;
+  }
+
+  private loadPending(): { clientMsgId: string; text: string; attachmentId: string | null }[] {
+    try {
+      const raw = sessionStorage.getItem(this.storageKey);
+      return raw ? (JSON.parse(raw) as { clientMsgId: string; text: string; attachmentId: string | null }[]) : [];
+    } catch {
+      return [];
+    }
+  }
+
+  private savePending(): void {
+    // sessionStorage: the tab's own, gone when it closes (a shared UBS computer keeps nothing).
+    const rows = [...this.pending.values()].map(({ clientMsgId, text, attachmentId }) => ({ clientMsgId, text, attachmentId }));
+    try {
+      if (rows.length) sessionStorage.setItem(this.storageKey, JSON.stringify(rows));
+      else sessionStorage.removeItem(this.storageKey);
+    } catch {
+      /* storage full or disabled: the message still lives in memory */
+    }
   }
 
   /** Stop writing (case closed): keep the history visible. */
@@ -140,7 +172,7 @@ export class CaseChat {
   send(text: string, attachmentId: string | null = null): boolean {
     const clean = text.trim();
     if (!clean && !attachmentId) return false;
-    const p: Pending = { clientMsgId: newClientMsgId(), text: clean, attachmentId, state: "enviando", error: null };
+    const p: Pending = { clientMsgId: newClientMsgId(), text: clean, attachmentId, state: "enviando", error: null, attempts: 0, timer: undefined };
     this.pending.set(p.clientMsgId, p);
     this.render();
     void this.flush(p.clientMsgId);
@@ -150,6 +182,8 @@ export class CaseChat {
   private async flush(clientMsgId: string): Promise<void> {
     const p = this.pending.get(clientMsgId);
     if (!p) return;
+    window.clearTimeout(p.timer);
+    p.attempts += 1;
     p.state = "enviando";
     p.error = null;
     this.render();
@@ -169,19 +203,26 @@ export class CaseChat {
         ...(p.attachmentId ? { attachment_id: p.attachmentId } : {}),
       })) as Ack;
     } catch {
-      p.state = "falhou";
-      p.error = "O servidor não confirmou o recebimento. Tente de novo.";
-      this.render();
-      return;
+      ack = { ok: false, error: { code: "timeout", message: "O servidor não confirmou o recebimento. Tentando de novo…" } };
     }
     if (ack.ok && ack.message) {
       this.add([ack.message]);
       return;
     }
-    // Kept either way: a temporary failure is retried, a refusal is explained next to the text.
+    // Kept either way: a temporary failure is retried (same id, so never twice), a refusal is
+    // explained next to the text and waits for the person.
     p.state = "falhou";
     p.error = ack.error?.message ?? "A mensagem não foi salva.";
+    if (TRANSIENT.has(ack.error?.code ?? "") && !this.closed) {
+      const delay = Math.min(MAX_RETRY_DELAY_MS, 1000 * 2 ** Math.min(p.attempts, 5));
+      p.timer = window.setTimeout(() => this.socket.connected && void this.flush(p.clientMsgId), delay);
+    }
     this.render();
+  }
+
+  /** Leaving the screen: stop the retry timers; unsent messages stay in this tab's storage. */
+  dispose(): void {
+    for (const p of this.pending.values()) window.clearTimeout(p.timer);
   }
 
   private render(): void {
@@ -225,6 +266,7 @@ export class CaseChat {
       );
     }
     this.list.scrollTop = this.list.scrollHeight;
+    this.savePending();
     caseTest.messages = stored.map((m) => ({ id: m.id, clientMsgId: m.client_msg_id, author: m.author.name, text: m.text }));
     caseTest.pending = [...this.pending.values()].map((p) => ({ clientMsgId: p.clientMsgId, text: p.text, state: p.state }));
     caseTest.lastId = this.lastId;

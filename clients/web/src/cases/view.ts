@@ -342,6 +342,7 @@ export async function caseScreen(params: { id: string }): Promise<void> {
   const refresher = window.setInterval(() => document.visibilityState === "visible" && void load(), 60_000);
   onLeave(() => {
     window.clearInterval(refresher);
+    chat?.dispose();
     socket.disconnect();
     caseTest.offline = caseTest.online = undefined;
   });
