@@ -40,6 +40,7 @@ from media import Offer, ParticipantId, RoomId, Slot, TrackSource
 from media._aiortc import (
     ReceiverTap,
     drop_incoming_rtp,
+    negotiated_codec_names,
     negotiated_payload_types,
     observe_outgoing_rtp,
     restrict_host_addresses,
@@ -96,6 +97,33 @@ def make_clips(directory: Path, seconds: float = 3.0, gop_s: float = 1.0) -> tup
         out.close()
         source.close()
     return video, audio
+
+
+def make_h264_clip(directory: Path, seconds: float = 3.0, gop_s: float = 1.0) -> Path:
+    """Constrained-baseline H.264 in MPEG-TS (Annex B start codes, as aiortc's packer needs)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "clip_h264.ts"
+    if not path.exists():
+        source: Any = av.open(f"testsrc2=size=640x480:rate=30:duration={seconds}", format="lavfi")
+        out = av.open(str(path), mode="w", format="mpegts")
+        stream: Any = out.add_stream("libx264", rate=30)
+        stream.width, stream.height, stream.pix_fmt = 640, 480, "yuv420p"
+        stream.bit_rate = 1_000_000
+        stream.gop_size = int(30 * gop_s)
+        stream.options = {
+            "profile": "baseline",
+            "tune": "zerolatency",
+            "preset": "veryfast",
+            "x264-params": "bframes=0",
+        }
+        for frame in source.decode(video=0):
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+        out.close()
+        source.close()
+    return path
 
 
 @dataclass
@@ -277,7 +305,9 @@ class SyntheticClient:
         if id(transceiver.receiver) in self._tapped:
             return
         self._tapped.add(id(transceiver.receiver))
-        codec = "VP8" if transceiver.kind == "video" else "opus"
+        codec = "opus"
+        if transceiver.kind == "video":
+            codec = "H264" if "H264" in " ".join(negotiated_codec_names(transceiver)) else "VP8"
 
         def on_packet(packet: RtpPacket) -> None:
             now = time.time()
