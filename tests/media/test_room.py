@@ -22,6 +22,7 @@ from media import (
     RoomClosedError,
     RoomId,
     RoomRegistry,
+    Subscription,
     TrackSource,
     UnsupportedCodecError,
 )
@@ -358,3 +359,35 @@ async def test_bad_ice_candidates_and_calls_after_leaving_raise_media_errors(
         await pa.add_ice_candidate(good, sdp_mid="0")
     with pytest.raises(ParticipantClosedError):
         await pa.request_screen_share()
+
+
+async def test_keyframe_requests_from_subscribers_reach_the_publisher_rate_limited(
+    registry: RoomRegistry, negotiator: LocalNegotiator, clips: tuple[Clip, Clip]
+) -> None:
+    room = registry.get_or_create(RoomId("pli"))
+    a, _ = await join(room, negotiator, clips, "a")
+    b, _ = await join(room, negotiator, clips, "b")
+    await wait_for(lambda: receives(b, "a", CAMERA, 30), 10)
+    await asyncio.sleep(0.6)  # past the rate-limit window of the joining PLIs
+    camera = a.tracks[CAMERA]
+    before = camera.keyframe_requests
+    inbound = b.received("a", CAMERA)
+    assert inbound is not None
+    transceiver = next(t for t in b.pc.getTransceivers() if t.mid == inbound.slot.mid)
+    media_ssrc = _legs(room, "b", "a")[0].tap.ssrc  # the SSRC the server sends b
+
+    for _ in range(5):  # a burst of PLIs from the subscriber (aiortc's own RTCP path)
+        await transceiver.receiver._send_rtcp_pli(media_ssrc)
+    await wait_for(lambda: camera.keyframe_requests > before, 5)
+    await asyncio.sleep(0.3)
+
+    assert registry.stats()["total"].keyframe_requests_received >= 5
+    assert camera.keyframe_requests - before == 1  # one PLI upstream per 0.5 s
+
+
+def _legs(room: Room, subscriber: str, publisher: str) -> list[Subscription]:
+    return [
+        s
+        for s in room.participants[ParticipantId(subscriber)].subscriptions
+        if s.publisher_id == publisher and s.source is CAMERA
+    ]
