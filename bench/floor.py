@@ -127,6 +127,7 @@ async def sfu_loop(ports: list[int]) -> float:
             _RTCRtpSender__packet_count=0,
             _send_keyframe=None,
             _retransmit=None,
+            _handle_rtcp_packet=None,
         )
         transceiver: Any = SimpleNamespace(sender=sender, mid=str(leg))
         sub = Subscription.__new__(Subscription)

@@ -37,6 +37,7 @@ from aiortc.rtp import (
     RtcpPsfbPacket,
     RtpPacket,
     pack_remb_fci,
+    unpack_remb_fci,
     unwrap_rtx,
 )
 
@@ -63,6 +64,7 @@ RECEIVER_INTERNALS: Final = (
 )
 SENDER_INTERNALS: Final = (
     "_ssrc",
+    "_handle_rtcp_packet",
     "_rtx_ssrc",
     "_send_keyframe",
     "_retransmit",
@@ -219,9 +221,15 @@ class ReceiverTap:
     """
 
     def __init__(
-        self, receiver: RTCRtpReceiver, on_packet: RtpCallback, *, remb: bool = True
+        self,
+        receiver: RTCRtpReceiver,
+        on_packet: RtpCallback,
+        *,
+        remb: bool = True,
+        remb_cap: Callable[[], int | None] | None = None,
     ) -> None:
         self.receiver = receiver
+        self._remb_cap = remb_cap
         self._on_packet = on_packet
         self._codecs = receiver._RTCRtpReceiver__codecs  # type: ignore[attr-defined]
         self._rtx_ssrc = receiver._RTCRtpReceiver__rtx_ssrc  # type: ignore[attr-defined]
@@ -255,13 +263,18 @@ class ReceiverTap:
                 )
                 rtcp_ssrc = receiver._RTCRtpReceiver__rtcp_ssrc  # type: ignore[attr-defined]
                 if remb is not None and rtcp_ssrc is not None:
-                    self.remb_bps = remb[0]
+                    bitrate, ssrcs = remb
+                    # no simulcast: the publisher must fit the weakest subscriber's link
+                    cap = self._remb_cap() if self._remb_cap is not None else None
+                    if cap is not None and cap < bitrate:
+                        bitrate = cap
+                    self.remb_bps = bitrate
                     await receiver._send_rtcp(
                         RtcpPsfbPacket(
                             fmt=RTCP_PSFB_APP,
                             ssrc=rtcp_ssrc,
                             media_ssrc=0,
-                            fci=pack_remb_fci(*remb),
+                            fci=pack_remb_fci(bitrate, ssrcs),
                         )
                     )
             codec = self._codecs.get(packet.payload_type)
@@ -354,6 +367,7 @@ class SenderTap:
         "nacks",
         "octets",
         "packets",
+        "remb_bps",
         "sender",
         "transceiver",
     )
@@ -376,6 +390,22 @@ class SenderTap:
         self.octets = 0
         self.nacks = 0
         self.keyframe_requests = 0
+        self.remb_bps: int | None = None
+        "The subscriber's latest REMB estimate for this leg (bits/s)."
+        handle_rtcp = self.sender._handle_rtcp_packet
+
+        async def handle_rtcp_packet(packet: Any) -> None:
+            if isinstance(packet, RtcpPsfbPacket) and packet.fmt == RTCP_PSFB_APP:
+                try:
+                    bitrate, ssrcs = unpack_remb_fci(packet.fci)
+                except ValueError:
+                    return
+                if self.sender._ssrc in ssrcs:
+                    self.remb_bps = bitrate
+                return
+            await handle_rtcp(packet)
+
+        self.sender._handle_rtcp_packet = handle_rtcp_packet  # type: ignore[method-assign]
 
     @property
     def ssrc(self) -> int:

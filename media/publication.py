@@ -50,7 +50,7 @@ class Publication:
         self.last_seq = 0
         self.last_ts = 0
         self.last_wall = time.monotonic()
-        self.tap = ReceiverTap(receiver, self._on_packet)
+        self.tap = ReceiverTap(receiver, self._on_packet, remb_cap=self.weakest_subscriber_bps)
 
     @property
     def info(self) -> TrackInfo:
@@ -72,6 +72,11 @@ class Publication:
 
     def _remove(self, subscription: Subscription) -> None:
         self.subscriptions = tuple(s for s in self.subscriptions if s is not subscription)
+
+    def weakest_subscriber_bps(self) -> int | None:
+        """The lowest REMB estimate among this publication's subscribers, if any sent one."""
+        estimates = [s.tap.remb_bps for s in self.subscriptions if s.tap.remb_bps is not None]
+        return min(estimates) if estimates else None
 
     def set_muted(self, muted: bool) -> None:
         """A muted publication forwards nothing; unmuting restarts every leg at a keyframe."""
