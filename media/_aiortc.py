@@ -84,6 +84,7 @@ ICE_CONNECTION_INTERNALS: Final = ("_nominated", "get_component_candidates")
 _CONNECTED: Final = State.CONNECTED
 _pending: set[asyncio.Future[None]] = set()  # fire-and-forget RTCP sends, kept referenced
 _NTP_EPOCH_OFFSET: Final = 2208988800  # seconds from 1900-01-01 to 1970-01-01
+REMB_MIN_INTERVAL_MS: Final = 200
 
 
 # --------------------------------------------------------------------------- self-test
@@ -245,6 +246,8 @@ class ReceiverTap:
         self.packets = 0
         self.nacks_sent = 0
         self.remb_bps: int | None = None
+        self.rembs_sent = 0
+        self._remb_sent_ms = -(10**9)
         # the transport looks the handler up on the instance at call time
         receiver._handle_rtp_packet = self._handle_rtp_packet  # type: ignore[method-assign]
 
@@ -261,22 +264,8 @@ class ReceiverTap:
                     payload_size=len(packet.payload) + packet.padding_size,
                     ssrc=packet.ssrc,
                 )
-                rtcp_ssrc = receiver._RTCRtpReceiver__rtcp_ssrc  # type: ignore[attr-defined]
-                if remb is not None and rtcp_ssrc is not None:
-                    bitrate, ssrcs = remb
-                    # no simulcast: the publisher must fit the weakest subscriber's link
-                    cap = self._remb_cap() if self._remb_cap is not None else None
-                    if cap is not None and cap < bitrate:
-                        bitrate = cap
-                    self.remb_bps = bitrate
-                    await receiver._send_rtcp(
-                        RtcpPsfbPacket(
-                            fmt=RTCP_PSFB_APP,
-                            ssrc=rtcp_ssrc,
-                            media_ssrc=0,
-                            fci=pack_remb_fci(bitrate, ssrcs),
-                        )
-                    )
+                if remb is not None:
+                    await self._send_remb(remb[0], remb[1], arrival_time_ms)
             codec = self._codecs.get(packet.payload_type)
             if codec is None:
                 return
@@ -305,6 +294,34 @@ class ReceiverTap:
         except Exception:
             # never let a bad packet kill the DTLS transport's receive task
             logger.exception("ReceiverTap(%s) dropped a packet it could not handle", id(self))
+
+    async def _send_remb(self, bitrate: int, ssrcs: list[int], now_ms: int) -> None:
+        rtcp_ssrc = self.receiver._RTCRtpReceiver__rtcp_ssrc  # type: ignore[attr-defined]
+        if rtcp_ssrc is None:
+            return
+        # no simulcast: the publisher must fit the weakest subscriber's link
+        cap = self._remb_cap() if self._remb_cap is not None else None
+        if cap is not None and cap < bitrate:
+            bitrate = cap
+        # aiortc's estimator answers every packet while it sees overuse; like libwebrtc,
+        # send at most every 200 ms unless the estimate drops by more than 3 %
+        if (
+            now_ms - self._remb_sent_ms < REMB_MIN_INTERVAL_MS
+            and self.remb_bps is not None
+            and bitrate >= 0.97 * self.remb_bps
+        ):
+            return
+        self.remb_bps = bitrate
+        self._remb_sent_ms = now_ms
+        self.rembs_sent += 1
+        await self.receiver._send_rtcp(
+            RtcpPsfbPacket(
+                fmt=RTCP_PSFB_APP,
+                ssrc=rtcp_ssrc,
+                media_ssrc=0,
+                fci=pack_remb_fci(bitrate, ssrcs),
+            )
+        )
 
     def request_keyframe(self) -> bool:
         """Send a PLI for the media SSRC (rate limiting is the caller's job)."""

@@ -193,7 +193,15 @@ class Participant:
             while self._negotiation_pending:
                 self._check_open()
                 self._negotiation_pending = False
-                await self._negotiate_once()
+                try:
+                    await self._negotiate_once()
+                except MediaError:
+                    raise
+                except Exception as exc:
+                    # aiortc refusing to act on a connection closed meanwhile, or a bug:
+                    # either way callers only ever see MediaErrors
+                    self._check_open()
+                    raise NegotiationError(f"negotiation with {self.id!r} failed: {exc!r}") from exc
 
     async def _negotiate_once(self) -> None:
         pc = self._pc

@@ -45,3 +45,17 @@ async def test_the_publisher_is_capped_at_the_weakest_subscribers_estimate() -> 
     legs = [SimpleNamespace(tap=SimpleNamespace(remb_bps=bps)) for bps in (900_000, None, 250_000)]
     publication.subscriptions = tuple(legs)  # type: ignore[arg-type]
     assert publication.weakest_subscriber_bps() == 250_000
+
+
+async def test_rembs_to_a_publisher_are_throttled_unless_the_estimate_drops() -> None:
+    from media._aiortc import ReceiverTap
+
+    tap = ReceiverTap(_sample().receiver, lambda packet: None)  # type: ignore[arg-type]
+    await tap._send_remb(1_000_000, [1], now_ms=0)
+    await tap._send_remb(1_000_000, [1], now_ms=50)  # too soon, same estimate
+    await tap._send_remb(1_100_000, [1], now_ms=100)  # too soon, higher
+    assert tap.rembs_sent == 1
+    await tap._send_remb(900_000, [1], now_ms=120)  # a drop goes out at once
+    await tap._send_remb(950_000, [1], now_ms=400)  # and anything after 200 ms
+    assert tap.rembs_sent == 3
+    assert tap.remb_bps == 950_000
