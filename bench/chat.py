@@ -43,18 +43,6 @@ from typing import Any
 
 import aiohttp
 import psutil
-from sqlalchemy.ext.asyncio import create_async_engine
-
-from server.auth.login import caller_for
-from server.auth.tokens import TokenService
-from server.cases import service
-from server.db.base import utcnow
-from server.db.engine import make_sessions
-from server.db.metadata import metadata
-from tests.conftest import TEST_JWT_SECRET
-from tests.server.cases.clusters import AppProcess
-from tests.support.factories import make_nucleo, make_ponto, make_professional, token_for
-from tests.support.postgres import running_postgres
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULT = ROOT / "bench" / "results" / "chat.json"
@@ -64,11 +52,28 @@ SOCKETS_PER_CASE = 5
 RECEIVERS_PER_MESSAGE = SOCKETS_PER_CASE - 1
 WARMUP_S = 2.0
 DRAIN_S = 10.0
+CALL_TIMEOUT_S = 30.0
 NS = "/cases"
+
+
+def progress(what: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')} {os.getpid()}] {what}", file=sys.stderr, flush=True)
 
 
 async def seed(url: str, cases: int) -> list[dict[str, Any]]:
     """Núcleo, Ponto, a regulador and, per case, a solicitante and a specialist; cases assigned."""
+    # The app and test imports stay out of the client workers, which start faster without them.
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from server.auth.login import caller_for
+    from server.auth.tokens import TokenService
+    from server.cases import service
+    from server.db.base import utcnow
+    from server.db.engine import make_sessions
+    from server.db.metadata import metadata
+    from tests.conftest import TEST_JWT_SECRET
+    from tests.support.factories import make_nucleo, make_ponto, make_professional, token_for
+
     tokens = TokenService(TEST_JWT_SECRET, 3600, 3600)
     engine = create_async_engine(url)
     async with engine.begin() as connection:
@@ -112,6 +117,8 @@ class Socket:
         self.ws = ws
         self.acks: dict[int, asyncio.Future[Any]] = {}
         self.next_ack = 0
+        # Concurrent sends on one aiohttp WebSocket can interleave frames: one writer at a time.
+        self.writing = asyncio.Lock()
 
     @classmethod
     async def open(
@@ -141,8 +148,13 @@ class Socket:
         ack_id = self.next_ack
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self.acks[ack_id] = future
-        await self.ws.send_str(f"42{NS},{ack_id}" + json.dumps([event, data]))
-        return await future
+        async with self.writing:
+            await self.ws.send_str(f"42{NS},{ack_id}" + json.dumps([event, data]))
+        try:
+            return await asyncio.wait_for(future, CALL_TIMEOUT_S)
+        except TimeoutError:
+            self.acks.pop(ack_id, None)
+            return {"ok": False, "error": {"code": "bench_timeout"}}
 
     async def read(self) -> None:
         prefix_event, prefix_ack = f"42{NS},", f"43{NS},"
@@ -151,7 +163,8 @@ class Socket:
                 break
             text: str = frame.data
             if text == "2":
-                await self.ws.send_str("3")
+                async with self.writing:
+                    await self.ws.send_str("3")
             elif text.startswith(prefix_event):
                 name, data = json.loads(text[len(prefix_event) :])
                 if name == "message":
@@ -162,6 +175,11 @@ class Socket:
                 future = self.acks.pop(int(body[:bracket]), None)
                 if future is not None and not future.done():
                     future.set_result(json.loads(body[bracket:])[0])
+        # Closed by the server: whatever is still waiting will never be acked.
+        progress(f"socket closed: {self.ws.close_code}")
+        for future in self.acks.values():
+            if not future.done():
+                future.set_result({"ok": False, "error": {"code": "bench_socket_closed"}})
 
 
 class Worker:
@@ -176,6 +194,8 @@ class Worker:
         self.window_end = 0.0
         self.late = 0
         self.errors = 0
+        self.not_created = 0
+        "Acks of a message that already existed (should be 0: every id is new)."
         self.error_codes: dict[str, int] = {}
 
     def delivered(self, msg_id: str) -> None:
@@ -198,6 +218,8 @@ class Worker:
         if not measured:
             return
         if ack.get("ok"):
+            if not ack.get("created"):
+                self.not_created += 1
             self.acked_at[msg_id] = time.monotonic()
             self.ack_latencies.append((self.acked_at[msg_id] - sent) * 1000)
         else:
@@ -219,7 +241,7 @@ class Worker:
             if delay > 0:
                 await asyncio.sleep(delay)
             measured = tag == "m"
-            msg = f"{case_id[:8]}-{tag}{n}"
+            msg = f"{case_id[:8]}-{self.config['run']}{tag}{n}"
             pending.append(asyncio.create_task(self.send(sender, case_id, msg, measured)))
             n += 1
             at += interval
@@ -228,12 +250,15 @@ class Worker:
     async def closed_loop(self, sender: Socket, case_id: str, tag: str, stop: float) -> None:
         n = 0
         while time.monotonic() < stop:
-            await self.send(sender, case_id, f"{case_id[:8]}-{tag}{n}", tag == "m")
+            await self.send(
+                sender, case_id, f"{case_id[:8]}-{self.config['run']}{tag}{n}", tag == "m"
+            )
             n += 1
 
     async def run(self) -> dict[str, Any]:
         config = self.config
-        async with aiohttp.ClientSession() as http:
+        # No connection limit: every WebSocket holds one for the whole run.
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
             senders: list[tuple[Socket, str]] = []
             for case in config["cases"]:
                 sockets = await asyncio.gather(
@@ -243,6 +268,7 @@ class Worker:
                     ack = await s.call("subscribe", {"case_id": case["case_id"]})
                     assert ack["ok"], ack
                 senders.append((sockets[0], case["case_id"]))
+            progress(f"{len(senders)} cases connected and subscribed")
             print("ready", flush=True)
             start = float(sys.stdin.readline())
             rate = config["rate_per_case"]
@@ -262,6 +288,7 @@ class Worker:
             await asyncio.sleep(max(0.0, t0 - time.monotonic()))
             await phase("m", t0, self.window_end)
             sent_end = time.monotonic()
+            progress(f"window over: {len(self.acked_at)} acked; waiting for deliveries")
             expected = len(self.acked_at) * RECEIVERS_PER_MESSAGE
             drain_until = time.monotonic() + DRAIN_S
             # Polls a counter under a deadline; not an Event: nothing single marks "all arrived".
@@ -275,6 +302,7 @@ class Worker:
             "acked": len(self.acked_at),
             "acked_in_window": sum(1 for t in self.acked_at.values() if t <= self.window_end),
             "errors": self.errors,
+            "not_created": self.not_created,
             "error_codes": self.error_codes,
             "sent_end": sent_end,
             "window_start": t0,
@@ -349,6 +377,10 @@ async def load(
             "url": url,
             "cases": chunk,
             "rate_per_case": rate / len(plan),
+            # Ids must differ between runs: a repeated client_msg_id is a retry (acked, not
+            # broadcast again), which is what made the first version of this bench count ~20 %
+            # of deliveries as missing.
+            "run": "o" if rate > 0 else "c",
             "seconds": seconds,
         }
         proc.stdin.write(json.dumps(config) + "\n")
@@ -358,6 +390,7 @@ async def load(
         line = await asyncio.to_thread(proc.stdout.readline)
         assert line.strip() == "ready", line
     connect_s = time.monotonic() - connect_started
+    progress(f"clients ready in {connect_s:.1f} s; open loop at {rate:g}/s (0: closed loop)")
     start = time.monotonic() + 0.5
     for proc in procs:
         assert proc.stdin is not None
@@ -396,6 +429,7 @@ async def load(
         "messages_committed": acked,
         "messages_per_s": round(acked / seconds, 1),
         "errors": sum(r["errors"] for r in results),
+        "acks_not_new": sum(r["not_created"] for r in results),
         "error_codes": error_codes,
         "deliveries_expected": expected,
         "deliveries": delivered,
@@ -419,9 +453,13 @@ async def load(
 async def run(
     sockets: int, cases: int, seconds: float, rate: float, workers: int
 ) -> dict[str, Any]:
+    from tests.server.cases.clusters import AppProcess
+    from tests.support.postgres import running_postgres
+
     assert sockets == cases * SOCKETS_PER_CASE, "5 sockets per case"
     with running_postgres() as url, tempfile.TemporaryDirectory() as data_dir:
         plan = await seed(url, cases)
+        progress(f"seeded {cases} cases")
         app = AppProcess(url, Path(data_dir))
         await app.start()
         assert app.process is not None

@@ -14,7 +14,9 @@ from server.chat import (
     ChatAuthor,
     ChatMessage,
     InvalidChatMessageError,
+    NewMessage,
     append,
+    append_many,
     case_channel,
     consultation_channel,
     history,
@@ -155,3 +157,45 @@ async def test_a_read_receipt_only_moves_forward_and_stops_at_the_newest_message
     assert [(r.reader_kind, r.reader_id, r.last_read_id) for r in stored] == [
         ("patient", JOAO.id, ids[2])
     ]
+
+
+async def test_many_messages_in_one_call_come_back_in_order_with_retries_recognised(
+    db_sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    a, b = case_channel(uuid.uuid4()), case_channel(uuid.uuid4())
+    async with db_sessions.begin() as db:
+        earlier, _ = await append(db, a, ANA, "old", "antes")
+    batch = [NewMessage(a, ANA, f"m{n}", f"  texto {n} ") for n in range(300)] + [
+        NewMessage(a, JOAO, "old", "repetida"),  # a retry of a stored message
+        NewMessage(b, JOAO, "m1", "outro canal"),  # same client id, other channel: new
+        NewMessage(a, ANA, "m7", "repetida no mesmo lote"),  # a retry inside the call
+    ]
+    async with db_sessions.begin() as db:
+        results = await append_many(db, batch)
+    assert [created for _, created in results] == [True] * 300 + [False, True, False]
+    stored = [message for message, _ in results]
+    assert [m.client_msg_id for m in stored[:300]] == [f"m{n}" for n in range(300)]
+    assert stored[0].text == "texto 0" and stored[0].author_name == "Dra. Ana"
+    assert stored[300].id == earlier.id and stored[300].text == "antes"
+    assert stored[302].id == stored[7].id and stored[302].text == "texto 7"
+    async with db_sessions() as db:
+        rows = {
+            (m.channel, m.client_msg_id): m for m in (await db.scalars(select(ChatMessage))).all()
+        }
+    assert len(rows) == 302
+    for message in stored:
+        row = rows[(message.channel, message.client_msg_id)]
+        assert (row.id, row.text, row.author_id) == (message.id, message.text, message.author_id)
+
+
+async def test_one_invalid_message_fails_the_whole_call_and_stores_nothing(
+    db_sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    channel = case_channel(uuid.uuid4())
+    with pytest.raises(InvalidChatMessageError):
+        async with db_sessions.begin() as db:
+            await append_many(
+                db, [NewMessage(channel, ANA, "ok", "oi"), NewMessage(channel, ANA, "x", "   ")]
+            )
+    async with db_sessions() as db:
+        assert await db.scalar(select(func.count()).select_from(ChatMessage)) == 0
