@@ -75,9 +75,9 @@ class GroupCommit(Generic[T, R]):
         self._pending.append((item, future))
         if self._runner is None or self._runner.done():
             self._runner = asyncio.create_task(self._run(), name="chat-group-commit")
-        # The caller may give up waiting (a cancelled handler); the write still completes, which
-        # is harmless: a retry with the same client id finds the stored row.
-        return await asyncio.shield(future)
+        # If the caller is cancelled, so is its future; the runner task still writes the item
+        # (harmless: a retry with the same client id finds the stored row) and skips the answer.
+        return await future
 
     async def drain(self) -> None:
         """Wait until everything queued so far is written (shutdown)."""
