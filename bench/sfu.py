@@ -621,35 +621,42 @@ def main() -> None:
 BEGIN, END = "<!-- sfu:begin -->", "<!-- sfu:end -->"
 
 NOTES = [
-    "**Where the CPU goes** (pyinstrument sampling inside the SFU process, 1 → 48; py-spy "
-    "cannot attach on these machines): the kernel's UDP `sendto`, one per leg, about half "
-    "of the busy time; pylibsrtp `protect` (AES-256-GCM) about 15 %; the per-leg Python "
-    "(`Subscription.send`: header splice from a per-leg template, `SenderTap.write`: history "
-    "ring, SR counters) about 13 %; ingest (DTLS demux, SRTP unprotect, `RtpPacket.parse`, "
-    "the REMB estimator, NACK generator) about 5 % at N = 48; RTCP from the 48 subscribers "
-    "(RR, NACK) and ICE consent checks most of the rest. The fan-out loop itself "
-    "(`Publication._on_packet`) accounts for about two thirds of the process's CPU.",
+    "**Where the CPU goes** (pyinstrument sampling inside the SFU process, 1 → 48, and "
+    "cProfile call counts; py-spy cannot attach on these machines): the kernel's UDP "
+    "`sendto`, one per leg, about half of the busy time; pylibsrtp `protect` (AES-256-GCM) "
+    "about 15 %; the per-leg Python (`Subscription.send`: header splice from a per-leg "
+    "template; `SenderTap.write`: history ring, SR counters) about 13 %; ingest (aioice "
+    "queue, DTLS demux, SRTP unprotect, `RtpPacket.parse`, the pure-Python REMB estimator, "
+    "NACK generator) about 5 % at N = 48; RTCP from the subscribers and ICE consent checks "
+    "most of the rest. The fan-out loop (`Publication._on_packet`) is about two thirds of "
+    "the process's CPU. In 1:1 rooms every packet is forwarded once, so ingest dominates "
+    "(≈ 75 µs per packet on this machine). Profiling also showed aiortc's REMB estimator "
+    "answering every packet while it sees overuse: REMB to publishers is now throttled to "
+    "one per 200 ms unless the estimate drops, which cut the SFU's outgoing RTCP about 4×.",
     "**Against the floor**: on the side-by-side harness (`bench/floor.py`: 48 legs, one SRTP "
     "session and one socket each, a process draining them) the SFU's per-leg code costs "
-    "1.05–1.4× the floor of rewrite + protect + sendto. In the real run the same code costs "
-    "about twice as much per packet as on the harness, and the process adds RTCP, STUN and "
-    "event-loop work; on this loaded machine (load average 7–16 on 2 cores) the 12 µs "
-    "target is not met. The research prototype measured ≈ 18–23 µs on a lighter load.",
+    "1.05–1.4× the floor of rewrite + protect + sendto (≈ 8 µs here). In the real run the "
+    "same code costs about twice as much per packet as on the harness (probably cold "
+    "caches: the process sleeps ~9 ms between publisher packets while other jobs run), and the process "
+    "adds ingest, RTCP, STUN and event-loop work; on this loaded machine (load average 5–8 "
+    "on 2 cores) the 12 µs target is not met. The research prototype measured ≈ 18–23 µs "
+    "under a lighter load.",
     "**Latency and loss** are measured by the clients (payload CRC stamped at the publisher "
     "before SRTP, matched at the subscriber after SRTP, same host clock), so a starved "
-    "client process shows up as SFU latency: at load average 7 the 1 → 16 fan-out has p50 "
-    "≈ 4–7 ms, at load 10–16 the 1 → 48 runs queue for seconds in the clients. The 6-party "
-    "runs that lost packets (load ≈ 13) most likely lost them in the clients' socket "
-    "buffers: a rerun at load 8 lost 0.00008 with no NACK at all; `udp_rcvbuf_errors` "
-    "per run counts such drops machine-wide.",
+    "client process shows up as SFU latency: 1 → 16 p50 ≈ 5–7 ms, 1 → 48 p50 ≈ 8–13 ms, "
+    "with p99 in the hundreds of ms set by scheduling on the shared machine (the SFU used "
+    "≈ 14 % of a core); the p99 ≤ 5 ms target could not be verified here. An earlier run at load 10–16 queued for seconds in the clients and "
+    "lost packets in the 6-party room (client socket buffers; a rerun at load 8 lost "
+    "0.00008 with no NACK). `udp_rcvbuf_errors` per run counts such drops machine-wide "
+    "(other jobs included).",
     "**Baseline**: MediaRelay decodes the publisher once and encodes once per subscriber "
-    "(aiortc's VP8 encoder, which starts at 0.5 Mbit/s, so it sends fewer packets); its "
-    "cost per forwarded packet is ≈ 75× the forwarder's, measured in the same run with "
-    "N = 2 and 4; at N = 4 each subscriber already got half the packets it got at N = 2, "
-    "i.e. the relay was starved on this machine, so the ratio is a lower bound.",
+    "(aiortc's VP8 encoder starts at 0.5 Mbit/s, so it sends fewer packets); its cost per "
+    "forwarded packet is ≈ 65× the forwarder's, measured in the same run with N = 2 and 4.",
     "**Rooms per core**: K = 10 parallel 1:1 rooms, each participant publishing Opus + "
-    "~1 Mbit/s VP8; CPU-s/s of the SFU divided by K, extrapolated to 100 % of one core "
-    "(keep a real process at ≤ 70 %).",
+    "~1 Mbit/s VP8 (≈ 3,300 forwarded packets/s at full rate: check the pkt/s column, a "
+    "starved client process publishes less and flatters the figure, as in an earlier run "
+    "that read 85); SFU CPU-s/s divided by K, extrapolated to 100 % of one core. Keep a "
+    "real process at ≤ 70 %.",
 ]
 
 
@@ -676,8 +683,8 @@ def render_markdown(summary: dict[str, Any]) -> str:
         "",
         "Server CPU is getrusage user + system of the SFU process alone (clients run in other "
         "processes, never encode or decode); figures are medians of the repeats. **The machine "
-        "was shared with other jobs** (load average per run in the table, 7–16 on 2 "
-        "cores during the last run), which inflates every CPU figure: the floor below was "
+        "was shared with other jobs** (load average per run in the table, 5–8 on 2 "
+        "cores during this run), which inflates every CPU figure: the floor below was "
         "measured side by side.",
         "",
         "| figure | value | target |",
