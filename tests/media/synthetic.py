@@ -350,6 +350,7 @@ class SyntheticClient:
 
     async def close(self) -> None:
         await self.pc.close()
+        await asyncio.sleep(0.05)  # let aiortc's connect task see the closed ICE transport
 
 
 class LocalNegotiator:
