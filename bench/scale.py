@@ -21,6 +21,10 @@ packets and open rooms (its GET /metrics: `telessaude_media_forwarded_packets`,
 
     .venv/bin/python -m bench.scale            # 3 alternations (~6-8 min), writes results
     .venv/bin/python -m bench.scale --quick    # 1 alternation, short window (~2 min)
+
+Diagnostics (environment): BENCH_SCALE_DEBUG=1 prints each client peer's state and aioice's
+log; BENCH_SCALE_KEEP=1 keeps the server logs (BENCH_SCALE_LOG_LEVEL=INFO for more);
+BENCH_SCALE_NO_FILTER=pub|sub leaves those clients' sockets unfiltered.
 """
 
 from __future__ import annotations
@@ -123,10 +127,10 @@ async def _clients(rooms: list[list[Seat]], conn: Connection) -> None:
     # retransmission; 6 misses in a row close the connection. While hundreds of peers join,
     # the server's loop lags past 0.5 s for tens of seconds and the first publishers were
     # closed mid-setup. Browsers retransmit and allow 30 s (RFC 7675), so tolerate late
-    # answers here as they do; the server's own consent checks are unchanged.
+    # answers here as they do (the servers' side: see server_pythonpath).
     import aioice.ice
 
-    aioice.ice.CONSENT_FAILURES = 1000  # type: ignore[attr-defined]
+    aioice.ice.CONSENT_FAILURES = 1000
     video = Clip.load(CLIPS / "clip_vp8.ivf")
     audio = Clip.load(CLIPS / "clip_opus.ogg")
     media: list[SyntheticClient] = []
