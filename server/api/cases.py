@@ -19,10 +19,9 @@ from typing import Annotated, Any, Literal
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.api.errors import ApiError, db_unavailable, forbidden, is_unreachable
+from server.api.errors import ApiError, forbidden
 from server.api.json import json_response
 from server.api.openapi import endpoint
 from server.api.validation import parse_body, parse_query, path_uuid
@@ -71,7 +70,7 @@ SLA_SWEEP_INTERVAL_S = 300.0
 
 
 def case_errors(handler: Handler) -> Handler:
-    """CaseError → its 4xx; an unreachable database → 503. The transaction has rolled back."""
+    """CaseError → its 4xx (an unreachable database → 503 is the error middleware's job)."""
 
     @wraps(handler)
     async def wrapped(request: web.Request) -> web.StreamResponse:
@@ -79,11 +78,6 @@ def case_errors(handler: Handler) -> Handler:
             return await handler(request)
         except CaseError as exc:
             raise ApiError(exc.status, exc.code, exc.message) from exc
-        except (DBAPIError, OSError, TimeoutError) as exc:
-            if not is_unreachable(exc):
-                raise
-            logger.warning("database unreachable on %s %s", request.method, request.path)
-            raise db_unavailable() from exc
 
     return wrapped
 

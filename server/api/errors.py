@@ -8,7 +8,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError
+
+from server.chat.batch import WriterStoppedError
+from server.db.errors import is_unreachable
 
 logger = logging.getLogger(__name__)
 
@@ -52,13 +55,6 @@ def db_unavailable() -> ApiError:
     )
 
 
-def is_unreachable(exc: BaseException) -> bool:
-    """The database cannot be reached (down, restarting, network): not a bug, a 503."""
-    if isinstance(exc, (OperationalError, InterfaceError, OSError, TimeoutError)):
-        return True
-    return isinstance(exc, DBAPIError) and exc.connection_invalidated
-
-
 def error_body(code: str, message: str, details: list[dict[str, Any]] | None = None) -> str:
     return json.dumps(
         {"error": {"code": code, "message": message, "details": details or []}},
@@ -100,6 +96,9 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             raise
         code, message = _HTTP_CODES.get(exc.status, ("http_error", exc.reason))
         return error_response(ApiError(exc.status, code, message))
+    except WriterStoppedError:
+        # Shutting down mid-write: the client retries with the same id, and the retry tells.
+        return error_response(db_unavailable())
     except (DBAPIError, OSError, TimeoutError) as exc:
         if not is_unreachable(exc):
             logger.exception("unhandled database error on %s %s", request.method, request.path)

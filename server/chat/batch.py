@@ -19,8 +19,9 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
 
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from server.db.errors import is_unreachable
 
 logger = logging.getLogger(__name__)
 
@@ -34,13 +35,6 @@ DEFAULT_MAX_BATCH = 256
 
 class WriterStoppedError(RuntimeError):
     """The process is shutting down; the item may or may not be stored (a retry will tell)."""
-
-
-def is_unreachable(exc: BaseException) -> bool:
-    """The database cannot be reached: retrying the items one by one would only fail again."""
-    if isinstance(exc, (OperationalError, InterfaceError, OSError, TimeoutError)):
-        return True
-    return isinstance(exc, DBAPIError) and exc.connection_invalidated
 
 
 class GroupCommit(Generic[T, R]):
