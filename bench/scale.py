@@ -19,8 +19,11 @@ Per server process, over the measurement window: CPU-seconds (psutil on its pid)
 packets and open rooms (its GET /metrics: `telessaude_media_forwarded_packets`,
 `telessaude_rooms`).
 
-    .venv/bin/python -m bench.scale            # 3 alternations (~6-8 min), writes results
+    .venv/bin/python -m bench.scale            # 3 alternations of 8 rooms (~6 min), writes results
+    .venv/bin/python -m bench.scale --rooms 16 # saturates two processes too (~15 min when loaded)
     .venv/bin/python -m bench.scale --quick    # 1 alternation, short window (~2 min)
+
+Prints the BENCHMARKS.md table (`markdown(report)`) at the end.
 
 Diagnostics (environment): BENCH_SCALE_DEBUG=1 prints each client peer's state and aioice's
 log; BENCH_SCALE_KEEP=1 keeps the server logs (BENCH_SCALE_LOG_LEVEL=INFO for more);
