@@ -180,14 +180,19 @@ class ClipTrack(MediaStreamTrack):
 
     async def recv(self) -> av.Packet:  # type: ignore[type-arg]
         clip = self._clip
+        jumped = False
         if self._keyframe_wanted:
             self._keyframe_wanted = False
+            jumped = not clip.packets[self._index][2]
             while not clip.packets[self._index][2]:
                 self._advance()
         data, pts, _ = clip.packets[self._index]
         pts += self._lap * clip.period
         at = float(pts * clip.time_base)
-        if self._start is None:
+        if self._start is None or jumped:
+            # A browser encoder answers a PLI with a keyframe now, not at the clip's next GOP
+            # boundary: skipping ahead re-anchors the pacing clock so the keyframe goes out
+            # at once (pts stay monotonic; the timeline just moves forward).
             self._start = time.monotonic() - at
         delay = self._start + at - time.monotonic()
         if delay > 0:
