@@ -637,11 +637,10 @@ NOTES = [
     "session and one socket each, a process draining them) the SFU's per-leg code costs "
     "1.05–1.4× the floor of rewrite + protect + sendto (≈ 8 µs here). In the real run the "
     "same code costs about twice as much per packet as on the harness (probably cold "
-    "caches: the process sleeps ~9 ms between publisher packets while other jobs run), "
-    "and the process adds ingest, RTCP, STUN and event-loop work; on this loaded "
-    "machine (load average 5–8 "
-    "on 2 cores) the 12 µs target is not met. The research prototype measured ≈ 18–23 µs "
-    "under a lighter load.",
+    "caches: the process sleeps ~9 ms between publisher packets), and the process adds "
+    "ingest, RTCP, STUN and event-loop work. The 12 µs target is not met, loaded or quiet "
+    "(25.5 µs at load average 5–8 on 2 cores; 23.9 µs in a run on a quiet machine, load "
+    "average < 0.6, see `loadavg` per run). The research prototype measured ≈ 18–23 µs.",
     "**Latency and loss** are measured by the clients (payload CRC stamped at the publisher "
     "before SRTP, matched at the subscriber after SRTP, same host clock), so a starved "
     "client process shows up as SFU latency: 1 → 16 p50 ≈ 5–7 ms, 1 → 48 p50 ≈ 8–13 ms, "
@@ -684,10 +683,9 @@ def render_markdown(summary: dict[str, Any]) -> str:
         "`bench/results/sfu.json`",
         "",
         "Server CPU is getrusage user + system of the SFU process alone (clients run in other "
-        "processes, never encode or decode); figures are medians of the repeats. **The machine "
-        "was shared with other jobs** (load average per run in the table, 5–8 on 2 "
-        "cores during this run), which inflates every CPU figure: the floor below was "
-        "measured side by side.",
+        "processes, never encode or decode); figures are medians of the repeats. The machine "
+        "may be shared with other jobs: the load average of each run is in the table (a busy "
+        "machine inflates every CPU figure), and the floor below is measured side by side.",
         "",
         "| figure | value | target |",
         "|---|---|---|",
