@@ -76,16 +76,7 @@ async def authorize_patient(
     async with request.app[DB_SESSIONS].begin() as db:
         if await can_read_patient(db, caller, patient_id):
             return
-        audit(
-            db,
-            caller,
-            action="read",
-            resource_type=resource_type,
-            resource_id=patient_id,
-            ip=client_ip(request),
-            outcome="denied",
-            detail=f"{request.method} {request.path}",
-        )
+        _audit_denied(db, request, caller, resource_type, patient_id)
     # The patient id is not an audit FK here on purpose: a refused caller may have sent an id
     # that does not exist, and the refusal must be stored anyway (it is in resource_id).
     raise forbidden("Você não tem acesso ao prontuário deste paciente.")
@@ -94,20 +85,31 @@ async def authorize_patient(
 async def authorize_consultation(
     request: web.Request, caller: Caller, consultation_id: uuid.UUID, resource_type: str
 ) -> None:
+    """403 (audited) unless ``caller`` may read ``consultation_id``."""
     async with request.app[DB_SESSIONS].begin() as db:
         if await can_read_consultation(db, caller, consultation_id):
             return
-        audit(
-            db,
-            caller,
-            action="read",
-            resource_type=resource_type,
-            resource_id=consultation_id,
-            ip=client_ip(request),
-            outcome="denied",
-            detail=f"{request.method} {request.path}",
-        )
+        _audit_denied(db, request, caller, resource_type, consultation_id)
     raise forbidden("Você não participa desta consulta.")
+
+
+def _audit_denied(
+    db: AsyncSession,
+    request: web.Request,
+    caller: Caller,
+    resource_type: str,
+    resource_id: uuid.UUID,
+) -> None:
+    audit(
+        db,
+        caller,
+        action="read",
+        resource_type=resource_type,
+        resource_id=resource_id,
+        ip=client_ip(request),
+        outcome="denied",
+        detail=f"{request.method} {request.path}",
+    )
 
 
 # -- response shapes ------------------------------------------------------------------------
