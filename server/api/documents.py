@@ -15,10 +15,10 @@ from server.api.json import json_response
 from server.api.openapi import endpoint
 from server.api.records import (
     authorize_patient,
-    client_ip,
     record_errors,
 )
 from server.api.validation import parse_body, path_uuid
+from server.audit import request_ip
 from server.auth.caller import require_caller
 from server.auth.tokens import CallerKind
 from server.documents.certificates import (
@@ -150,7 +150,7 @@ async def _issue(request: web.Request, body: AtestadoIn | ReceitaIn) -> web.Resp
             resource_id=document.id,
             patient_id=document.patient_id,
             consultation_id=document.consultation_id,
-            ip=client_ip(request),
+            ip=request_ip(request),
         )
         out = _out(document)
     return json_response(out, status=201)
@@ -195,7 +195,7 @@ async def _readable_document(request: web.Request, action: str) -> SignedDocumen
             resource_id=document.id,
             patient_id=document.patient_id,
             consultation_id=document.consultation_id,
-            ip=client_ip(request),
+            ip=request_ip(request),
         )
     return document
 

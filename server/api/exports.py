@@ -17,9 +17,9 @@ from server.api.openapi import endpoint
 from server.api.records import (
     authorize_consultation,
     authorize_patient,
-    client_ip,
 )
 from server.api.validation import path_uuid
+from server.audit import request_ip
 from server.auth.caller import require_caller
 from server.db.base import utcnow
 from server.db.models import Consultation, Patient
@@ -67,7 +67,7 @@ async def get_record_fhir(request: web.Request) -> web.Response:
             resource_type="record",
             resource_id=patient_id,
             patient_id=patient_id,
-            ip=client_ip(request),
+            ip=request_ip(request),
             detail="fhir",
         )
     return _fhir_response(bundle.model_dump_json(), f"prontuario-{str(patient_id)[:8]}.fhir.json")
@@ -97,7 +97,7 @@ async def get_consultation_fhir(request: web.Request) -> web.Response:
             resource_id=consultation_id,
             patient_id=consultation.patient_id,
             consultation_id=consultation_id,
-            ip=client_ip(request),
+            ip=request_ip(request),
             detail="fhir session",
         )
     return _fhir_response(
@@ -134,7 +134,7 @@ async def get_record_pdf(request: web.Request) -> web.Response:
             resource_type="record",
             resource_id=patient_id,
             patient_id=patient_id,
-            ip=client_ip(request),
+            ip=request_ip(request),
             detail="pdf",
         )
     pdf = await asyncio.to_thread(render_record_copy, patient, entries, report, utcnow())

@@ -52,10 +52,6 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 # -- request plumbing shared by the records, documents and export modules ------------------
 
 
-def client_ip(request: web.Request) -> str | None:
-    return request_ip(request)
-
-
 def record_errors(handler: Handler) -> Handler:
     """Turn the domain's RecordError into the API's error shape (the transaction rolls back)."""
 
@@ -106,7 +102,7 @@ def _audit_denied(
         action="read",
         resource_type=resource_type,
         resource_id=resource_id,
-        ip=client_ip(request),
+        ip=request_ip(request),
         outcome="denied",
         detail=f"{request.method} {request.path}",
     )
@@ -290,7 +286,7 @@ async def post_consent(request: web.Request) -> web.Response:
             resource_id=consent.id,
             patient_id=patient_id,
             consultation_id=consultation.id,
-            ip=client_ip(request),
+            ip=request_ip(request),
             detail=f"decision={consent.decision.value} channel={consent.channel.value}",
         )
         out = _consent_out(consultation, consent)
@@ -348,7 +344,7 @@ async def get_consent(request: web.Request) -> web.Response:
             resource_id=consent.id if consent else None,
             patient_id=consultation.patient_id,
             consultation_id=consultation.id,
-            ip=client_ip(request),
+            ip=request_ip(request),
         )
         out = _consent_out(consultation, consent)
     return json_response(out)
@@ -406,7 +402,7 @@ async def get_record(request: web.Request) -> web.Response:
             resource_type="record",
             resource_id=patient_id,
             patient_id=patient_id,
-            ip=client_ip(request),
+            ip=request_ip(request),
             detail=f"{len(entries)} entries",
         )
         out = RecordOut(
@@ -433,7 +429,7 @@ async def get_record_verification(request: web.Request) -> web.Response:
             resource_type="record",
             resource_id=patient_id,
             patient_id=patient_id,
-            ip=client_ip(request),
+            ip=request_ip(request),
             outcome="success" if report.intact else "tampered",
         )
     broken = report.first_broken
@@ -480,7 +476,7 @@ async def _write(
                 resource_id=entry.id,
                 patient_id=entry.patient_id,
                 consultation_id=entry.consultation_id,
-                ip=client_ip(request),
+                ip=request_ip(request),
             )
             out = EntryOut.of(entry)
     except RecordError as exc:
@@ -493,7 +489,7 @@ async def _write(
                     action="create",
                     resource_type=resource_type,
                     resource_id=target_id,
-                    ip=client_ip(request),
+                    ip=request_ip(request),
                     outcome="denied",
                     detail=exc.code,
                 )
