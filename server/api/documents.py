@@ -18,7 +18,7 @@ from server.api.records import (
     record_errors,
 )
 from server.api.validation import parse_body, path_uuid
-from server.audit import request_ip
+from server.audit import record_audit
 from server.auth.caller import require_caller
 from server.auth.tokens import CallerKind
 from server.documents.certificates import (
@@ -30,7 +30,6 @@ from server.documents.issue import AtestadoIn, ReceitaIn, issue_document, safe_f
 from server.documents.models import SignedDocument
 from server.documents.signing import Verification, verify_pdf
 from server.keys import DB_SESSIONS, SETTINGS
-from server.records.access import audit
 
 routes = web.RouteTableDef()
 TAG = "documents"
@@ -142,7 +141,7 @@ async def _issue(request: web.Request, body: AtestadoIn | ReceitaIn) -> web.Resp
             body=body,
             identity=identity,
         )
-        audit(
+        record_audit(
             db,
             caller,
             action="sign",
@@ -150,7 +149,7 @@ async def _issue(request: web.Request, body: AtestadoIn | ReceitaIn) -> web.Resp
             resource_id=document.id,
             patient_id=document.patient_id,
             consultation_id=document.consultation_id,
-            ip=request_ip(request),
+            request=request,
         )
         out = _out(document)
     return json_response(out, status=201)
@@ -187,7 +186,7 @@ async def _readable_document(request: web.Request, action: str) -> SignedDocumen
         raise not_found("Documento")
     await authorize_patient(request, caller, document.patient_id, "document")
     async with request.app[DB_SESSIONS].begin() as db:
-        audit(
+        record_audit(
             db,
             caller,
             action=action,
@@ -195,7 +194,7 @@ async def _readable_document(request: web.Request, action: str) -> SignedDocumen
             resource_id=document.id,
             patient_id=document.patient_id,
             consultation_id=document.consultation_id,
-            ip=request_ip(request),
+            request=request,
         )
     return document
 

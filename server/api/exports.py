@@ -19,14 +19,13 @@ from server.api.records import (
     authorize_patient,
 )
 from server.api.validation import path_uuid
-from server.audit import request_ip
+from server.audit import record_audit
 from server.auth.caller import require_caller
 from server.db.base import utcnow
 from server.db.models import Consultation, Patient
 from server.documents.record_copy import render_record_copy
 from server.fhir.bundle import build_bundle
 from server.keys import DB_SESSIONS
-from server.records.access import audit
 from server.records.chain import verify_chain
 from server.records.models import RecordEntry
 
@@ -60,14 +59,14 @@ async def get_record_fhir(request: web.Request) -> web.Response:
     await authorize_patient(request, caller, patient_id, "record")
     async with request.app[DB_SESSIONS].begin() as db:
         bundle = await build_bundle(db, patient_id)
-        audit(
+        record_audit(
             db,
             caller,
             action="export",
             resource_type="record",
             resource_id=patient_id,
             patient_id=patient_id,
-            ip=request_ip(request),
+            request=request,
             detail="fhir",
         )
     return _fhir_response(bundle.model_dump_json(), f"prontuario-{str(patient_id)[:8]}.fhir.json")
@@ -89,7 +88,7 @@ async def get_consultation_fhir(request: web.Request) -> web.Response:
         if consultation.patient_id is None:
             raise ApiError(409, "no_patient", "Esta consulta não tem paciente identificado.")
         bundle = await build_bundle(db, consultation.patient_id, consultation_id=consultation_id)
-        audit(
+        record_audit(
             db,
             caller,
             action="export",
@@ -97,7 +96,7 @@ async def get_consultation_fhir(request: web.Request) -> web.Response:
             resource_id=consultation_id,
             patient_id=consultation.patient_id,
             consultation_id=consultation_id,
-            ip=request_ip(request),
+            request=request,
             detail="fhir session",
         )
     return _fhir_response(
@@ -127,14 +126,14 @@ async def get_record_pdf(request: web.Request) -> web.Response:
             ).all()
         )
         report = await verify_chain(db, patient_id)
-        audit(
+        record_audit(
             db,
             caller,
             action="export",
             resource_type="record",
             resource_id=patient_id,
             patient_id=patient_id,
-            ip=request_ip(request),
+            request=request,
             detail="pdf",
         )
     pdf = await asyncio.to_thread(render_record_copy, patient, entries, report, utcnow())

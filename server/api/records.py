@@ -22,13 +22,13 @@ from server.api.errors import ApiError, forbidden, not_found
 from server.api.json import json_response
 from server.api.openapi import endpoint
 from server.api.validation import invalid_payload, parse_body, path_uuid
-from server.audit import request_ip
+from server.audit import record_audit
 from server.auth.caller import require_caller
 from server.auth.tokens import Caller, CallerKind
 from server.db.models import Consultation, Modality, Professional
 from server.keys import DB_SESSIONS
 from server.realtime import REALTIME
-from server.records.access import audit, can_read_consultation, can_read_patient
+from server.records.access import can_read_consultation, can_read_patient
 from server.records.chain import verify_chain
 from server.records.consent import ConsentRequest, current_consent, current_term, record_consent
 from server.records.errors import RecordError
@@ -96,13 +96,13 @@ def _audit_denied(
     resource_type: str,
     resource_id: uuid.UUID,
 ) -> None:
-    audit(
+    record_audit(
         db,
         caller,
         action="read",
         resource_type=resource_type,
         resource_id=resource_id,
-        ip=request_ip(request),
+        request=request,
         outcome="denied",
         detail=f"{request.method} {request.path}",
     )
@@ -278,7 +278,7 @@ async def post_consent(request: web.Request) -> web.Response:
             registered_by=registered_by,
             participant_id=participant_id,
         )
-        audit(
+        record_audit(
             db,
             caller,
             action="create",
@@ -286,7 +286,7 @@ async def post_consent(request: web.Request) -> web.Response:
             resource_id=consent.id,
             patient_id=patient_id,
             consultation_id=consultation.id,
-            ip=request_ip(request),
+            request=request,
             detail=f"decision={consent.decision.value} channel={consent.channel.value}",
         )
         out = _consent_out(consultation, consent)
@@ -336,7 +336,7 @@ async def get_consent(request: web.Request) -> web.Response:
         consent = None
         if consultation.patient_id is not None:
             consent = await current_consent(db, consultation.id, consultation.patient_id)
-        audit(
+        record_audit(
             db,
             caller,
             action="read",
@@ -344,7 +344,7 @@ async def get_consent(request: web.Request) -> web.Response:
             resource_id=consent.id if consent else None,
             patient_id=consultation.patient_id,
             consultation_id=consultation.id,
-            ip=request_ip(request),
+            request=request,
         )
         out = _consent_out(consultation, consent)
     return json_response(out)
@@ -395,14 +395,14 @@ async def get_record(request: web.Request) -> web.Response:
         for entry in entries:
             if entry.corrects_id:
                 corrected_by.setdefault(entry.corrects_id, []).append(entry.id)
-        audit(
+        record_audit(
             db,
             caller,
             action="read",
             resource_type="record",
             resource_id=patient_id,
             patient_id=patient_id,
-            ip=request_ip(request),
+            request=request,
             detail=f"{len(entries)} entries",
         )
         out = RecordOut(
@@ -422,14 +422,14 @@ async def get_record_verification(request: web.Request) -> web.Response:
     await authorize_patient(request, caller, patient_id, "record")
     async with request.app[DB_SESSIONS].begin() as db:
         report = await verify_chain(db, patient_id)
-        audit(
+        record_audit(
             db,
             caller,
             action="verify",
             resource_type="record",
             resource_id=patient_id,
             patient_id=patient_id,
-            ip=request_ip(request),
+            request=request,
             outcome="success" if report.intact else "tampered",
         )
     broken = report.first_broken
@@ -468,7 +468,7 @@ async def _write(
     try:
         async with request.app[DB_SESSIONS].begin() as db:
             entry = await write(db, target_id, body)
-            audit(
+            record_audit(
                 db,
                 caller,
                 action="create",
@@ -476,20 +476,20 @@ async def _write(
                 resource_id=entry.id,
                 patient_id=entry.patient_id,
                 consultation_id=entry.consultation_id,
-                ip=request_ip(request),
+                request=request,
             )
             out = EntryOut.of(entry)
     except RecordError as exc:
         if exc.status == 403:
             # The write rolled back; the refusal is recorded in a transaction of its own.
             async with request.app[DB_SESSIONS].begin() as db:
-                audit(
+                record_audit(
                     db,
                     caller,
                     action="create",
                     resource_type=resource_type,
                     resource_id=target_id,
-                    ip=request_ip(request),
+                    request=request,
                     outcome="denied",
                     detail=exc.code,
                 )

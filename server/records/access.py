@@ -14,7 +14,6 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.audit import record_audit
 from server.auth.tokens import Caller, CallerKind
 from server.db.models import Consultation, ConsultationParticipant
 
@@ -54,33 +53,3 @@ async def can_read_consultation(
         )
     )
     return linked is not None
-
-
-def audit(
-    db: AsyncSession,
-    caller: Caller | None,
-    *,
-    action: str,
-    resource_type: str,
-    resource_id: object = None,
-    patient_id: uuid.UUID | None = None,
-    consultation_id: uuid.UUID | None = None,
-    ip: str | None = None,
-    outcome: str = "success",
-    detail: str | None = None,
-) -> None:
-    """Add an audit event to ``db``'s transaction: it commits with the access it describes.
-
-    ``detail`` is a short non-clinical note (an endpoint, a reason for refusal), never content.
-    """
-    record_audit(
-        db,
-        caller,
-        action,
-        resource_type,
-        resource_id,
-        patient_id=patient_id,
-        consultation_id=consultation_id,
-        outcome=outcome,
-        detail=detail,
-    ).ip = ip
