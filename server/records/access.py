@@ -1,4 +1,4 @@
-"""Who may read a patient's record, and the audit trail every access leaves.
+"""Who may read a patient's record (every access is audited by the caller: server.audit).
 
 Patients read only their own record. Professionals read the record of a patient only while a
 consultation links them: they take part in a consultation of that patient (art. 449 III/VI,
