@@ -9,6 +9,7 @@ database-backed implementations below: `DbAdmission` (tokens, invites, participa
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -563,5 +564,17 @@ def setup_realtime(app: web.Application) -> None:
         app[REALTIME] = namespace
         yield
         await namespace.close()
+        _cancel_engineio_pings()
 
     app.cleanup_ctx.append(realtime)
+
+
+def _cancel_engineio_pings() -> None:
+    """Cancel engine.io's per-socket `_send_ping` tasks left at shutdown.
+
+    Each sleeps a whole ping interval and nothing cancels it, so a loop that stops after the
+    app (tests, `serve`) would destroy them pending and log "Task was destroyed".
+    """
+    for task in asyncio.all_tasks():
+        if getattr(task.get_coro(), "__qualname__", "") == "AsyncSocket._send_ping":
+            task.cancel()

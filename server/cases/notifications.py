@@ -90,8 +90,9 @@ async def deliver(app: web.Application, notices: Iterable[Notice]) -> None:
                 except Exception:  # a dead socket must not break the request that committed
                     logger.exception("in-app notification failed for case %s", notice.case_id)
     settings = app[SETTINGS]
-    if settings.smtp_host:
-        await _email(app, settings, notices)
+    mailed = [n for n in notices if n.email]
+    if settings.smtp_host and mailed:
+        await _email(app, settings, mailed)
 
 
 async def _email(app: web.Application, settings: Settings, notices: list[Notice]) -> None:

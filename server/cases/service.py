@@ -80,6 +80,8 @@ class Notice:
     recipients: tuple[uuid.UUID, ...]
     subject_ptbr: str
     status: CaseStatus
+    email: bool = True
+    "False for news the person can wait to see on screen (no e-mail for every step)."
 
 
 @dataclass
@@ -314,9 +316,11 @@ async def _regulador(db: AsyncSession, caller: Caller, case: Case) -> Profession
     return professional
 
 
-def _notice(case: Case, event: str, subject: str, *recipients: uuid.UUID | None) -> Notice:
+def _notice(
+    case: Case, event: str, subject: str, *recipients: uuid.UUID | None, email: bool = True
+) -> Notice:
     people = tuple(dict.fromkeys(r for r in recipients if r is not None))
-    return Notice(event, case.id, people, subject, case.status)
+    return Notice(event, case.id, people, subject, case.status, email)
 
 
 async def claim(db: AsyncSession, caller: Caller, case: Case, now: datetime) -> Outcome:
@@ -354,7 +358,20 @@ async def assign(
     consultation = await _consultation(db, case)
     consultation.start(now)
     _move(db, case, "assign", CaseStatus.ASSIGNED, caller, now)
-    return Outcome(case, [_notice(case, "case_assigned", "Caso atribuído a você", specialist.id)])
+    return Outcome(
+        case,
+        [
+            _notice(case, "case_assigned", "Caso atribuído a você", specialist.id),
+            # the solicitante's screen follows the case live; an e-mail per step would be noise
+            _notice(
+                case,
+                "case_forwarded",
+                "Seu caso foi encaminhado a um especialista",
+                case.solicitante_id,
+                email=False,
+            ),
+        ],
+    )
 
 
 async def request_info(

@@ -65,6 +65,7 @@ async def test_the_regulador_is_told_in_real_time_when_a_case_enters_the_queue(
     world = await make_world(sessions)
     regulador = await connect(client, world.regulador)
     specialist = await connect(client, world.specialist)
+    solicitante = await connect(client, world.solicitante)
     try:
         case = await open_case(client, world)
         await until(lambda: len(regulador.events) == 1)
@@ -82,9 +83,13 @@ async def test_the_regulador_is_told_in_real_time_when_a_case_enters_the_queue(
             {"specialist_id": str(world.specialist.id)},
         )
         await until(lambda: [e["event"] for e in specialist.events] == ["case_assigned"])
+        await until(lambda: [e["event"] for e in solicitante.events] == ["case_forwarded"])
+        assert solicitante.events[0]["message"] == "Seu caso foi encaminhado a um especialista"
+        assert solicitante.events[0]["status"] == "assigned"
     finally:
         await regulador.close()
         await specialist.close()
+        await solicitante.close()
 
 
 async def test_emails_go_out_through_smtp_in_ptbr_without_clinical_content(
@@ -112,6 +117,7 @@ async def test_emails_go_out_through_smtp_in_ptbr_without_clinical_content(
         mail_client, world.specialist, case["id"], "answer", {"text": "Resposta do especialista."}
     )
     await until(lambda: len(sink.mails) == 3)
+    # the solicitante is told of the assignment in-app only: no mail between these two
     assert [m[0] for m in sink.mails[1:]] == [
         ["especialista@example.org"],
         ["solicitante@example.org"],
