@@ -8,6 +8,13 @@ Redis holds the truth, with short TTLs so that a dead process needs no one to cl
 
 A process heart-beats its node hash and the pins of the rooms it hosts. If it dies, both expire
 within one TTL, and the next `locate` of its rooms picks a live node.
+
+The heartbeat runs in a thread of its own, on its own Redis connection: a saturated event loop
+(a media process at full load, a join storm) lags for seconds, and a heartbeat on the loop then
+let a live node's pins expire, so later joins of its rooms were placed on another node and the
+room split in two. The thread keeps the TTLs short (a dead process is noticed within one TTL)
+while a busy but live process keeps its rooms. The loop only reconciles which rooms are pinned
+(open rooms, pins nobody used) when it gets to run.
 """
 
 from __future__ import annotations
@@ -15,10 +22,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterable
 from typing import Protocol
 
+import redis
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
@@ -89,7 +98,9 @@ class RedisPlacement:
     """Room affinity across processes, coordinated in Redis.
 
     `hosted` lists the room ids this process has open (the media RoomRegistry), `load` gives its
-    cumulative forwarded packet count; both are read at each heartbeat.
+    cumulative forwarded packet count; both are read on the event loop at each reconcile, never
+    from the heartbeat thread. `sync_redis` is the thread's connection (default: a blocking
+    client to the same server as `redis`).
     """
 
     def __init__(
@@ -100,6 +111,7 @@ class RedisPlacement:
         *,
         hosted: Callable[[], Iterable[str]] = tuple,
         forwarded_packets: Callable[[], int] = lambda: 0,
+        sync_redis: redis.Redis | None = None,
     ) -> None:
         self._redis = redis
         self._settings = settings
@@ -109,6 +121,7 @@ class RedisPlacement:
         self._forwarded_packets = forwarded_packets
         self._prefix = settings.redis_prefix
         self._ttl_ms = int(settings.ttl_s * 1000)
+        self._grace_ms = int(settings.pin_grace_s * 1000)
         self._pins: dict[str, float] = {}
         "Rooms pinned to this node -> monotonic time of the last locate that returned self."
         self._draining = False
@@ -117,6 +130,12 @@ class RedisPlacement:
         self._task: asyncio.Task[None] | None = None
         self._refresh = redis.register_script(_REFRESH_IF_OWNER)
         self._delete = redis.register_script(_DELETE_IF_OWNER)
+        self._sync_redis = sync_redis or _sync_twin(redis)
+        self._sync_refresh = self._sync_redis.register_script(_REFRESH_IF_OWNER)
+        self._thread: threading.Thread | None = None
+        self._halt = threading.Event()
+        self.thread_beats = 0
+        "Heartbeats written by the thread (tests and diagnostics)."
 
     # ------------------------------------------------------------------ keys
 
@@ -156,19 +175,35 @@ class RedisPlacement:
     async def start(self) -> None:
         """Register at once (so the first join can already be placed here), then heart-beat."""
         await self.heartbeat()
-        self._task = asyncio.get_running_loop().create_task(self._beat(), name="cluster:heartbeat")
+        self._halt.clear()
+        self._thread = threading.Thread(
+            target=self._beat_in_thread, name=f"cluster-heartbeat-{self._id}", daemon=True
+        )
+        self._thread.start()
+        self._task = asyncio.get_running_loop().create_task(
+            self._reconcile_forever(), name="cluster:reconcile"
+        )
 
     async def stop(self) -> None:
         """Leave the cluster: stop heart-beating, release every pin, remove the node."""
+        await self._silence()
+        with contextlib.suppress(RedisError, OSError):
+            await self._release_all()
+            await self._redis.delete(self._node_key(self._id))
+            await self._redis.zrem(self._nodes_key, self._id)
+        self._sync_redis.close()
+
+    async def _silence(self) -> None:
+        """Stop both heartbeats without any clean-up (what a crash looks like to the others)."""
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-        with contextlib.suppress(RedisError, OSError):
-            await self._release_all()
-            await self._redis.delete(self._node_key(self._id))
-            await self._redis.zrem(self._nodes_key, self._id)
+        if self._thread is not None:
+            self._halt.set()
+            await asyncio.to_thread(self._thread.join)
+            self._thread = None
 
     async def drain(self) -> None:
         """Take no new rooms and let go of ours, so clients that rejoin are placed elsewhere."""
@@ -179,23 +214,76 @@ class RedisPlacement:
         except (RedisError, OSError):
             logger.warning("cluster: Redis unreachable while draining node %s", self._id)
 
-    async def _beat(self) -> None:
+    async def _reconcile_forever(self) -> None:
         while True:
             await asyncio.sleep(self._settings.heartbeat_s)
             try:
-                await self.heartbeat()
+                await self._reconcile()
+            except (RedisError, OSError) as exc:
+                logger.warning("cluster: reconciling pins of node %s failed: %s", self._id, exc)
+
+    def _beat_in_thread(self) -> None:
+        """Refresh our pins and node hash every period, whatever the event loop is doing.
+
+        Reads only `_pins`, `_load_pps` and `_draining` (single reads and copies of builtins,
+        atomic under the GIL); the loop owns every decision about which rooms are pinned.
+        """
+        while not self._halt.wait(self._settings.heartbeat_s):
+            try:
+                self._refresh_pins_sync()
+                self._write_node_sync()
+                self.thread_beats += 1
             except (RedisError, OSError) as exc:
                 # Our keys will expire and our rooms be re-placed: that is the design, not a crash.
                 logger.warning("cluster: heartbeat of node %s failed: %s", self._id, exc)
 
+    def _refresh_pins_sync(self) -> None:
+        rooms = list(self._pins)
+        if not rooms:
+            return
+        with self._sync_redis.pipeline(transaction=False) as pipe:
+            for room in rooms:
+                self._sync_refresh(
+                    keys=[self._room_key(room)], args=[self._id, self._ttl_ms], client=pipe
+                )
+            refreshed = pipe.execute()
+        for room, ok in zip(rooms, refreshed, strict=True):
+            # Released on the loop meanwhile (room closed, draining): not ours to take back.
+            if not ok and room in self._pins and not self._draining:
+                key = self._room_key(room)
+                if not self._sync_redis.set(key, self._id, nx=True, px=self._ttl_ms):
+                    owner = self._sync_redis.get(key)
+                    logger.warning(
+                        "cluster: room %s is now hosted by node %s, not %s", room, owner, self._id
+                    )
+                    self._pins.pop(room, None)
+
+    def _write_node_sync(self) -> None:
+        with self._sync_redis.pipeline(transaction=True) as pipe:
+            self._node_commands(pipe)
+            pipe.execute()
+
     async def heartbeat(self) -> None:
-        """Publish this node's load and refresh (or drop) the pins of the rooms it hosts."""
+        """One full heartbeat on the loop: reconcile, refresh our pins, publish our load."""
+        await self._reconcile()
+        for room in list(self._pins):
+            if not await self._refresh(keys=[self._room_key(room)], args=[self._id, self._ttl_ms]):
+                await self._repin(room)
+        await self._write_node()
+
+    async def _reconcile(self) -> None:
+        """Pin the rooms open here, free the pins nobody used, sample our load."""
         self._sample_load()
         now = time.monotonic()
         open_rooms = set(self._hosted_rooms())
         for room in open_rooms:
-            if not self._draining:
-                self._pins.setdefault(room, now)
+            # Opened here without a locate (placement failed open, Redis was away): claim it.
+            if (
+                not self._draining
+                and room not in self._pins
+                and await self._redis.set(self._room_key(room), self._id, nx=True, px=self._ttl_ms)
+            ):
+                self._pins[room] = now
         for room, pinned_at in list(self._pins.items()):
             if room in open_rooms:
                 self._pins[room] = now
@@ -203,10 +291,6 @@ class RedisPlacement:
                 # Placed here but nobody came (or the room closed): free it for the others.
                 del self._pins[room]
                 await self._delete(keys=[self._room_key(room)], args=[self._id])
-        for room in list(self._pins):
-            if not await self._refresh(keys=[self._room_key(room)], args=[self._id, self._ttl_ms]):
-                await self._repin(room)
-        await self._write_node()
 
     async def _repin(self, room: str) -> None:
         """Our pin vanished (e.g. Redis restarted): take it back unless someone else has it."""
@@ -225,22 +309,25 @@ class RedisPlacement:
             self._load_pps = max(0.0, (count - before) / max(now - then, 1e-3))
         self._last_sample = (now, count)
 
-    async def _write_node(self) -> None:
+    def _node_commands(self, pipe: redis.client.Pipeline | aioredis.client.Pipeline) -> None:
         key = self._node_key(self._id)
+        pipe.hset(
+            key,
+            mapping={
+                "url": self._url,
+                "load_pps": f"{self._load_pps:.1f}",
+                "rooms": len(self._pins),
+                "draining": int(self._draining),
+            },
+        )
+        pipe.pexpire(key, self._ttl_ms)
+        pipe.zadd(self._nodes_key, {self._id: time.time()})
+        # Discovery entries of nodes silent for long are garbage; their hashes expired anyway.
+        pipe.zremrangebyscore(self._nodes_key, "-inf", time.time() - 100 * self._ttl_ms / 1000)
+
+    async def _write_node(self) -> None:
         async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.hset(
-                key,
-                mapping={
-                    "url": self._url,
-                    "load_pps": f"{self._load_pps:.1f}",
-                    "rooms": len(self._pins),
-                    "draining": int(self._draining),
-                },
-            )
-            pipe.pexpire(key, self._ttl_ms)
-            pipe.zadd(self._nodes_key, {self._id: time.time()})
-            # Discovery entries of nodes silent for long are garbage; their hashes expired anyway.
-            pipe.zremrangebyscore(self._nodes_key, "-inf", time.time() - 100 * self._ttl_ms / 1000)
+            self._node_commands(pipe)
             await pipe.execute()
 
     async def _release_all(self) -> None:
@@ -290,7 +377,11 @@ class RedisPlacement:
                 # Its host died or is draining: free the room for a live node.
                 await self._delete(keys=[key], args=[owner])
             chosen = await self._least_loaded()
-            if await self._redis.set(key, chosen.node_id, nx=True, px=self._ttl_ms):
+            # A pin placed on another node lives until that node's client arrives and it takes
+            # the pin over; a join storm can delay that past one TTL. The grace covers it, and a
+            # dead chosen node is still noticed by its expired node hash (above).
+            ttl_ms = self._ttl_ms if chosen.is_self else max(self._ttl_ms, self._grace_ms)
+            if await self._redis.set(key, chosen.node_id, nx=True, px=ttl_ms):
                 if chosen.is_self:
                     self._pins[consultation_id] = time.monotonic()
                 else:
@@ -315,6 +406,21 @@ class RedisPlacement:
         """The room closed here: free its pin now rather than at the next heartbeat."""
         if self._pins.pop(consultation_id, None) is not None:
             await self._delete(keys=[self._room_key(consultation_id)], args=[self._id])
+
+
+def _sync_twin(client: aioredis.Redis) -> redis.Redis:
+    """A blocking client to the same server and database as `client` (for the heartbeat thread)."""
+    kwargs = dict(client.connection_pool.connection_kwargs)
+    return redis.Redis(
+        host=kwargs.get("host", "localhost"),
+        port=kwargs.get("port", 6379),
+        db=kwargs.get("db", 0),
+        username=kwargs.get("username"),
+        password=kwargs.get("password"),
+        decode_responses=True,
+        socket_timeout=5.0,
+        socket_connect_timeout=5.0,
+    )
 
 
 def _text(value: bytes | str | None) -> str | None:

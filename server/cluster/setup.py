@@ -11,6 +11,7 @@ import functools
 import logging
 from collections.abc import AsyncIterator
 
+import redis as redis_sync
 import redis.asyncio as aioredis
 import socketio
 from aiohttp import web
@@ -45,6 +46,10 @@ def setup_cluster(app: web.Application) -> Placement:
             url,
             hosted=lambda: _hosted_rooms(app),
             forwarded_packets=lambda: _forwarded_packets(app),
+            # the heartbeat thread's own connection (the loop's client is not thread-safe)
+            sync_redis=redis_sync.Redis.from_url(
+                settings.redis_url, decode_responses=True, socket_timeout=5.0
+            ),
         )
         manager: object = socketio.AsyncRedisManager(
             settings.redis_url, channel=f"{cluster.redis_prefix}:socketio"

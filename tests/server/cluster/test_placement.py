@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 
@@ -110,9 +111,8 @@ async def test_a_dead_nodes_rooms_are_placed_elsewhere_within_its_ttl(
     cid = room()
     assert (await a.placement.locate(cid)).node_id == "a"
     a.rooms.add(cid)
-    # a dies: its heartbeat stops without any clean-up.
-    assert a.placement._task is not None
-    a.placement._task.cancel()
+    # a dies: its heartbeats stop without any clean-up.
+    await a.placement._silence()
     started = asyncio.get_running_loop().time()
     while (await b.placement.locate(cid)).node_id != "b":
         assert asyncio.get_running_loop().time() - started < 2, "room never moved"
@@ -129,6 +129,42 @@ async def test_a_live_host_keeps_its_room_past_the_ttl(make_node: Callable[..., 
     a.rooms.add(cid)
     await asyncio.sleep(1.0)  # > ttl (0.3 s) and > pin grace (0.5 s): only heartbeats keep it
     assert (await b.placement.locate(cid)).node_id == "a"
+
+
+async def test_a_stalled_event_loop_keeps_its_pins_and_its_node(
+    make_node: Callable[..., Node], redis: aioredis.Redis
+) -> None:
+    a, b = make_node("a"), make_node("b")
+    await a.placement.start()
+    await b.placement.start()
+    cid = room()
+    assert (await a.placement.locate(cid)).node_id == "a"
+    a.rooms.add(cid)
+    beats = a.placement.thread_beats
+    # A saturated media loop: nothing on it runs for 10 heartbeat periods (> 3 TTLs).
+    time.sleep(1.0)  # noqa: ASYNC251 (blocking the loop is the point)
+    assert a.placement.thread_beats >= beats + 5
+    assert await redis.get(f"telessaude:room:{cid}") == "a"
+    assert await redis.exists("telessaude:node:a")
+    assert (await b.placement.locate(cid)).node_id == "a"
+
+
+async def test_a_room_placed_on_another_node_waits_for_its_client_past_the_ttl(
+    make_node: Callable[..., Node], redis: aioredis.Redis
+) -> None:
+    a, b = make_node("a", pin_grace_s=2.0), make_node("b", pin_grace_s=2.0)
+    await a.placement.start()
+    await b.placement.start()
+    a.packets = 10_000_000  # a is busy: new rooms go to b
+    await a.placement.heartbeat()
+    await asyncio.sleep(0.05)
+    a.packets = 20_000_000
+    await a.placement.heartbeat()
+    cid = room()
+    assert (await a.placement.locate(cid)).node_id == "b"
+    await asyncio.sleep(1.0)  # > ttl (0.3 s): the redirected client is slow to reach b
+    assert await redis.get(f"telessaude:room:{cid}") == "b"
+    assert (await b.placement.locate(cid)).is_self
 
 
 async def test_a_pin_nobody_used_is_freed_after_the_grace(
