@@ -16,7 +16,6 @@ from server.api.validation import parse_body
 from server.audit import record_audit, request_ip
 from server.auth.caller import require_caller
 from server.auth.login import (
-    LOGIN_LIMITER,
     RefreshRejectedError,
     authenticate,
     cpf_fingerprint,
@@ -25,6 +24,7 @@ from server.auth.login import (
     revoke_one,
     rotate,
 )
+from server.auth.rate_limit import LOGIN_LIMITER
 from server.auth.tokens import CallerKind
 from server.db.models import AccountRole, ConsultationParticipant, Professional
 from server.keys import DB_SESSIONS, TOKENS
@@ -106,7 +106,7 @@ def _bad_credentials() -> ApiError:
 async def login(request: web.Request) -> web.Response:
     body = await parse_body(request, LoginIn)
     ip = request_ip(request) or "unknown"
-    allowed = request.app[LOGIN_LIMITER].hit(f"ip:{ip}", f"cpf:{body.cpf}")
+    allowed = await request.app[LOGIN_LIMITER].hit(f"ip:{ip}", f"cpf:{cpf_fingerprint(body.cpf)}")
     sessions = request.app[DB_SESSIONS]
     if not allowed:
         async with sessions.begin() as db:

@@ -18,13 +18,20 @@ from server.api import (
     pontos,
     professionals,
 )
-from server.auth.login import LOGIN_LIMITER, RateLimiter
+from server.auth.rate_limit import LOGIN_LIMITER, login_limiter
 from server.keys import SETTINGS
 
 MODULES = (auth, nucleos, pontos, professionals, patients, consultations, invites, audit, openapi)
 
 
 def setup_foundation_api(app: web.Application) -> None:
-    app[LOGIN_LIMITER] = RateLimiter(app[SETTINGS].login_attempts_per_minute)
+    settings = app[SETTINGS]
+    limiter = login_limiter(settings.login_attempts_per_minute, settings.redis_url)
+    app[LOGIN_LIMITER] = limiter
+
+    async def close_limiter(app: web.Application) -> None:
+        await limiter.close()
+
+    app.on_cleanup.append(close_limiter)
     for module in MODULES:
         app.add_routes(module.routes)

@@ -8,13 +8,10 @@ account is revoked and the person must log in again.
 from __future__ import annotations
 
 import hashlib
-import time
 import uuid
-from collections import defaultdict, deque
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from aiohttp import web
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,41 +22,6 @@ from server.db.models import Professional, RefreshToken
 # Verifying against a real hash when the CPF is unknown keeps the response time the same,
 # so timing does not reveal which CPFs have accounts.
 _DUMMY_HASH = hash_password("not-a-real-password-" + uuid.uuid4().hex)
-
-
-class RateLimiter:
-    """Sliding one-minute window of attempts per key (CPF, IP), in process memory.
-
-    One process serves the API (see DESIGN.md); with several, each limits on its own, which
-    still bounds guessing to ``workers × limit`` per minute.
-    """
-
-    def __init__(self, per_minute: int, window_s: float = 60.0) -> None:
-        self.per_minute = per_minute
-        self.window_s = window_s
-        self._hits: dict[str, deque[float]] = defaultdict(deque)
-
-    def hit(self, *keys: str) -> bool:
-        """Count one attempt under every key; False when any key is over the limit."""
-        now = time.monotonic()
-        allowed = True
-        for key in keys:
-            hits = self._hits[key]
-            while hits and now - hits[0] > self.window_s:
-                hits.popleft()
-            if len(hits) >= self.per_minute:
-                allowed = False
-            hits.append(now)
-        if len(self._hits) > 10_000:
-            self._forget_idle(now)
-        return allowed
-
-    def _forget_idle(self, now: float) -> None:
-        for key in [k for k, v in self._hits.items() if not v or now - v[-1] > self.window_s]:
-            del self._hits[key]
-
-
-LOGIN_LIMITER = web.AppKey("login_limiter", RateLimiter)
 
 
 def cpf_fingerprint(cpf: str) -> str:
