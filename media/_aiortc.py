@@ -40,8 +40,19 @@ from aiortc.rtp import (
     unpack_remb_fci,
     unwrap_rtx,
 )
+from pylibsrtp import SRTP_MAX_TRAILER_LEN, Session
+from pylibsrtp._binding import ffi as srtp_ffi
+from pylibsrtp._binding import lib as srtp_lib
 
 from .errors import UnsupportedAiortcError
+
+try:
+    from ._fanout import HISTORY_SIZE as LEG_HISTORY_SIZE
+    from ._fanout import SRTP_TRAILER, Leg, forward
+
+    FANOUT_IMPORT_ERROR: ImportError | None = None
+except ImportError as exc:  # not built: ensure_supported_aiortc() says how to build it
+    FANOUT_IMPORT_ERROR = exc
 
 logger = logging.getLogger(__name__)
 
@@ -85,6 +96,12 @@ _CONNECTED: Final = State.CONNECTED
 _pending: set[asyncio.Future[None]] = set()  # fire-and-forget RTCP sends, kept referenced
 _NTP_EPOCH_OFFSET: Final = 2208988800  # seconds from 1900-01-01 to 1970-01-01
 REMB_MIN_INTERVAL_MS: Final = 200
+SRTP_PROTECT_TYPE: Final = "srtp_err_status_t(*)(struct srtp_ctx_t_ *, void *, int *)"
+
+HeaderTemplate = tuple[bytes, int, int]
+"A leg's serialised RTP header, and the offset and length of its variable extension bytes."
+
+__all__ = ["forward"]  # the C fan-out, re-exported for media.publication
 
 
 # --------------------------------------------------------------------------- self-test
@@ -146,6 +163,28 @@ def ensure_supported_aiortc(sample: InternalsSample | None = None) -> None:
         )
     if RTP_HISTORY_SIZE != 128:
         raise UnsupportedAiortcError(f"unexpected RTP_HISTORY_SIZE {RTP_HISTORY_SIZE}")
+    ensure_fanout_extension()
+
+
+def ensure_fanout_extension() -> None:
+    """The C fan-out is built and agrees with aiortc and pylibsrtp on what it relies on."""
+    if FANOUT_IMPORT_ERROR is not None:
+        raise UnsupportedAiortcError(
+            "the C extension media._fanout is not built (run scripts/setup, or "
+            f"`python setup.py build_ext --inplace`): {FANOUT_IMPORT_ERROR}"
+        )
+    if LEG_HISTORY_SIZE != RTP_HISTORY_SIZE:
+        raise UnsupportedAiortcError("media._fanout's history ring differs from aiortc's")
+    if SRTP_TRAILER != SRTP_MAX_TRAILER_LEN:
+        raise UnsupportedAiortcError(
+            f"pylibsrtp's SRTP_MAX_TRAILER_LEN is {SRTP_MAX_TRAILER_LEN}, media._fanout "
+            f"reserves {SRTP_TRAILER}"
+        )
+    found = srtp_ffi.getctype(srtp_ffi.typeof(srtp_lib.srtp_protect))
+    if found != SRTP_PROTECT_TYPE:
+        raise UnsupportedAiortcError(f"pylibsrtp's srtp_protect is {found}")
+    if not hasattr(Session(), "_srtp"):
+        raise UnsupportedAiortcError("pylibsrtp's Session has no _srtp")
 
 
 # --------------------------------------------------------------------------- ICE
@@ -341,49 +380,105 @@ class ReceiverTap:
 
 
 class _History(dict[int, RtpPacket]):
-    """Stands in for `RTCRtpSender.__rtp_history`: a ring of serialised packets.
+    """Stands in for `RTCRtpSender.__rtp_history`: reads the C leg's ring of plaintext packets.
 
-    The forwarding path stores bytes (two list stores, no allocation per packet); the stock
+    The C fan-out (`media/_fanout.c`) keeps the last 128 packets of the leg; the stock
     `RTCRtpSender._retransmit` calls `.get(seq % 128)` on a NACK and receives a parsed
     `RtpPacket`, which it wraps in RTX as usual.
     """
 
-    __slots__ = ("data", "extensions_map", "sequence_numbers")
+    __slots__ = ("extensions_map", "leg")
 
-    def __init__(self, extensions_map: HeaderExtensionsMap) -> None:
+    def __init__(self, extensions_map: HeaderExtensionsMap, leg: Leg) -> None:
         super().__init__()
         self.extensions_map = extensions_map
-        self.sequence_numbers: list[int] = [-1] * RTP_HISTORY_SIZE
-        self.data: list[bytes] = [b""] * RTP_HISTORY_SIZE
+        self.leg = leg
 
     def get(self, key: int, default: Any = None) -> Any:
-        if 0 <= key < RTP_HISTORY_SIZE and self.sequence_numbers[key] >= 0:
-            return RtpPacket.parse(self.data[key], self.extensions_map)
-        return default
+        entry = self.leg.history(key)
+        if entry is None:
+            return default
+        return RtpPacket.parse(entry[1], self.extensions_map)
+
+
+class ForwardingSender(RTCRtpSender):
+    """An `RTCRtpSender` whose SR and stats counters live in its C leg.
+
+    `SenderTap` swaps a sender's class to this one: the stock RTCP loop and `getStats` read
+    the name-mangled counters, and these data descriptors answer from the leg, so nothing
+    is written into the sender per packet. A write (only aiortc's own `_run_rtp` would, and
+    it is parked) moves a base so the value read back is the value written.
+    """
+
+    _telessaude_leg: Leg
+    _telessaude_base: dict[str, int]
+
+    def _read(self, name: str, value: int) -> int:
+        return self._telessaude_base.get(name, 0) + value
+
+    def _write(self, name: str, value: int, current: int) -> None:
+        self._telessaude_base[name] = value - current
+
+    @property
+    def _RTCRtpSender__packet_count(self) -> int:
+        return self._read("packets", self._telessaude_leg.packets)
+
+    @_RTCRtpSender__packet_count.setter
+    def _RTCRtpSender__packet_count(self, value: int) -> None:
+        self._write("packets", value, self._telessaude_leg.packets)
+
+    @property
+    def _RTCRtpSender__octet_count(self) -> int:
+        return self._read("octets", self._telessaude_leg.octets)
+
+    @_RTCRtpSender__octet_count.setter
+    def _RTCRtpSender__octet_count(self, value: int) -> None:
+        self._write("octets", value, self._telessaude_leg.octets)
+
+    @property
+    def _RTCRtpSender__rtp_timestamp(self) -> int:
+        return self._telessaude_leg.rtp_timestamp
+
+    @_RTCRtpSender__rtp_timestamp.setter
+    def _RTCRtpSender__rtp_timestamp(self, value: int) -> None:
+        pass  # the next forwarded packet sets it
+
+    @property
+    def _RTCRtpSender__ntp_timestamp(self) -> int:
+        return self._telessaude_leg.ntp_timestamp
+
+    @_RTCRtpSender__ntp_timestamp.setter
+    def _RTCRtpSender__ntp_timestamp(self, value: int) -> None:
+        pass  # the next forwarded packet sets it
+
+
+def _srtp_address(session: Any) -> int:
+    """The `srtp_t` inside a pylibsrtp `Session` (the C leg protects with it directly)."""
+    return int(srtp_ffi.cast("uintptr_t", session._srtp[0]))
+
+
+SRTP_PROTECT_ADDRESS: Final = int(
+    srtp_ffi.cast("uintptr_t", srtp_ffi.addressof(srtp_lib, "srtp_protect"))
+)
 
 
 class SenderTap:
-    """Writes serialised RTP into one `RTCRtpSender` as if its own `_run_rtp` had sent it.
+    """Wires one subscriber `RTCRtpSender` to a C leg (`media._fanout.Leg`).
 
     The sender's track never produces anything, so the stock RTP loop idles while its RTCP
-    loop (SR, RR handling, NACK -> RTX) keeps working on what `write` records.
+    loop (SR, RR handling, NACK -> RTX) keeps working on what the leg records: history
+    through `_History`, counters through `ForwardingSender`. The leg SRTP-protects with the
+    DTLS transport's session and sends on the nominated ICE pair's UDP socket.
     """
 
     __slots__ = (
-        "_addr",
         "_dtls",
         "_history",
-        "_history_data",
-        "_history_seq",
-        "_nominated",
-        "_pair",
-        "_protect",
-        "_sendto",
+        "_warned",
         "extensions_map",
         "keyframe_requests",
+        "leg",
         "nacks",
-        "octets",
-        "packets",
         "remb_bps",
         "sender",
         "transceiver",
@@ -392,19 +487,16 @@ class SenderTap:
     def __init__(self, transceiver: RTCRtpTransceiver) -> None:
         self.transceiver = transceiver
         self.sender = transceiver.sender
+        self.leg = Leg()
         self.extensions_map = self.sender._RTCRtpSender__rtp_header_extensions_map  # type: ignore[attr-defined]
-        self._history = _History(self.extensions_map)
-        self._history_seq = self._history.sequence_numbers
-        self._history_data = self._history.data
+        self._history = _History(self.extensions_map, self.leg)
         self.sender._RTCRtpSender__rtp_history = self._history  # type: ignore[attr-defined]
+        if type(self.sender) is RTCRtpSender:
+            self.sender._telessaude_leg = self.leg  # type: ignore[attr-defined]
+            self.sender._telessaude_base = {}  # type: ignore[attr-defined]
+            self.sender.__class__ = ForwardingSender
         self._dtls: RTCDtlsTransport | None = None
-        self._protect: Callable[[bytes], bytes] | None = None
-        self._nominated: dict[int, Any] = {}
-        self._pair: Any = None
-        self._sendto: Callable[[bytes, Any], None] | None = None
-        self._addr: Any = None
-        self.packets = 0
-        self.octets = 0
+        self._warned = False
         self.nacks = 0
         self.keyframe_requests = 0
         self.remb_bps: int | None = None
@@ -428,6 +520,14 @@ class SenderTap:
     def ssrc(self) -> int:
         return self.sender._ssrc
 
+    @property
+    def packets(self) -> int:
+        return self.leg.packets
+
+    @property
+    def octets(self) -> int:
+        return self.leg.octets
+
     def on_keyframe_request(self, callback: Callable[[], None]) -> None:
         """Route PLI/FIR received on this leg to `callback` (the stock one only flags an
         encoder, which a forwarded stream does not have)."""
@@ -447,8 +547,8 @@ class SenderTap:
 
     def ready(self) -> bool:
         """True once the sender was started by negotiation and its DTLS is connected."""
-        if self._protect is not None:
-            return self._dtls is not None and self._dtls._state is _CONNECTED
+        if self._dtls is not None:
+            return self._dtls._state is _CONNECTED
         sender = self.sender
         if not sender._RTCRtpSender__started:  # type: ignore[attr-defined]
             return False
@@ -456,59 +556,47 @@ class SenderTap:
         if dtls._state is not _CONNECTED or dtls._tx_srtp is None:
             return False
         self._dtls = dtls
-        self._protect = dtls._tx_srtp.protect
-        self._nominated = dtls.transport._connection._nominated
+        session = dtls._tx_srtp
+        self.leg.set_srtp(SRTP_PROTECT_ADDRESS, _srtp_address(session), session)
+        self.leg.set_liveness(
+            dtls, _CONNECTED, dtls.transport._connection._nominated, self._repoint
+        )
         return True
 
-    def write(self, data: bytes, sequence_number: int, timestamp: int, ntp: int, size: int) -> None:
-        """Send one plaintext RTP packet (already rewritten for this leg). Hot path."""
-        dtls = self._dtls
-        if dtls is None or dtls._state is not _CONNECTED:
+    def set_templates(self, without_level: HeaderTemplate, with_level: HeaderTemplate) -> None:
+        self.leg.set_templates(*without_level, *with_level)
+
+    def _repoint(self, pair: Any) -> None:
+        """Called by the C leg when the nominated ICE pair is not the one it sends on."""
+        leg = self.leg
+        if pair is None:
+            leg.set_socket(None)
             return
-        pair = self._nominated.get(1)
-        if pair is not self._pair:
-            if pair is None:
-                return
-            self._pair = pair
-            self._sendto = _direct_sendto(pair.protocol.transport)
-            self._addr = pair.remote_addr
-        slot = sequence_number % RTP_HISTORY_SIZE
-        self._history_seq[slot] = sequence_number
-        self._history_data[slot] = data
-        self._sendto(self._protect(data), self._addr)  # type: ignore[misc]
-        sender = self.sender
-        sender._RTCRtpSender__ntp_timestamp = ntp  # type: ignore[attr-defined]
-        sender._RTCRtpSender__rtp_timestamp = timestamp  # type: ignore[attr-defined]
-        sender._RTCRtpSender__octet_count += size  # type: ignore[attr-defined]
-        sender._RTCRtpSender__packet_count += 1  # type: ignore[attr-defined]
-        self.packets += 1
-        self.octets += size
+        transport: asyncio.DatagramTransport = pair.protocol.transport
+        sock = getattr(transport, "_sock", None)
+        host, port = pair.remote_addr[0], pair.remote_addr[1]
+        addr = (host, port)
+
+        def fallback(data: bytes) -> bool:
+            # the socket would block: queue in asyncio's transport, and keep queueing
+            # there while it has a backlog so datagrams stay in order
+            transport.sendto(data, addr)
+            backlog: int = transport.get_write_buffer_size()  # type: ignore[attr-defined]
+            return backlog > 0
+
+        try:
+            if sock is None:
+                raise ValueError("the ICE transport has no socket")
+            leg.set_socket(pair, sock, host, port, fallback)
+        except (ValueError, OSError) as exc:
+            leg.set_socket(pair)  # not sendable: the leg skips until the pair changes
+            if not self._warned:
+                self._warned = True
+                logger.warning("SenderTap(%s) cannot send on %s: %s", id(self), addr, exc)
 
     def rtt(self) -> float | None:
         rtt: float | None = self.sender._RTCRtpSender__rtt  # type: ignore[attr-defined]
         return rtt
-
-
-def _direct_sendto(transport: asyncio.DatagramTransport) -> Callable[[bytes, Any], None]:
-    """`sendto` on the UDP socket itself, falling back to the asyncio transport (which
-    queues) when the socket would block or the transport already has a backlog."""
-    sock = getattr(transport, "_sock", None)
-    backlog: Callable[[], int] | None = getattr(transport, "get_write_buffer_size", None)
-    if sock is None or backlog is None:
-        return transport.sendto
-
-    def sendto(data: bytes, addr: Any) -> None:
-        if backlog():
-            transport.sendto(data, addr)
-            return
-        try:
-            sock.sendto(data, addr)
-        except (BlockingIOError, InterruptedError):
-            transport.sendto(data, addr)
-        except OSError:
-            pass  # a vanished peer (ICMP unreachable) must not stop the fan-out
-
-    return sendto
 
 
 def ntp_now() -> int:

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import TYPE_CHECKING
 
 from aiortc import RTCRtpReceiver
 from aiortc.rtp import RtpPacket
 
-from ._aiortc import ReceiverTap, ntp_now
+from ._aiortc import ReceiverTap, forward, ntp_now
 from .codecs import starts_keyframe
 from .ids import CloseReason, ParticipantId, TrackKind, TrackSource
 from .observer import TrackInfo
 from .subscription import Subscription
+
+if TYPE_CHECKING:
+    from ._fanout import Leg
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +46,9 @@ class Publication:
         self.muted = False
         self.closed = False
         self.subscriptions: tuple[Subscription, ...] = ()
+        self._legs: tuple[Leg, ...] = ()  # the subscriptions' C legs, in the same order
+        # some subscription waits for a keyframe (set by _add and Subscription.pause)
+        self.gated = False
         self._pli_min_interval_s = pli_min_interval_s
         self._last_pli = -1e9
         self.plis_sent = 0
@@ -69,9 +76,12 @@ class Publication:
         # keyframe arriving earlier would be wasted (see _on_packet)
         if subscription not in self.subscriptions:
             self.subscriptions = (*self.subscriptions, subscription)
+            self._legs = tuple(s.tap.leg for s in self.subscriptions)
+        self.gated = True
 
     def _remove(self, subscription: Subscription) -> None:
         self.subscriptions = tuple(s for s in self.subscriptions if s is not subscription)
+        self._legs = tuple(s.tap.leg for s in self.subscriptions)
 
     def weakest_subscriber_bps(self) -> int | None:
         """The lowest REMB estimate among this publication's subscribers, if any sent one."""
@@ -104,52 +114,56 @@ class Publication:
         for subscription in self.subscriptions:
             subscription.detach()
         self.subscriptions = ()
+        self._legs = ()
         logger.debug("%r closed (%s)", self, reason)
 
     # ------------------------------------------------------------------ forwarding
 
     def _on_packet(self, packet: RtpPacket) -> None:
-        """Fan one received packet out to every subscription. The hot path."""
-        if self.muted or self.closed:
-            return
-        subscriptions = self.subscriptions
-        if not subscriptions:
+        """Fan one received packet out to every subscription. The hot path.
+
+        Gated legs are started here in Python (once per leg, at a keyframe); the per-leg
+        rewrite, history, SRTP and sendto of every started leg is one C call.
+        """
+        if self.muted or self.closed or not self._legs:
             return
         sequence_number = packet.sequence_number
         timestamp = packet.timestamp
-        payload = packet.payload
-        marker = 0x80 if packet.marker else 0
+        if self.gated:
+            self._start_legs(sequence_number, timestamp, packet.payload)
         audio_level = packet.extensions.audio_level
-        level = (
-            None
+        forward(
+            self._legs,
+            sequence_number,
+            timestamp,
+            0x80 if packet.marker else 0,
+            packet.payload,
+            -1
             if audio_level is None
-            else bytes(((0x80 if audio_level[0] else 0) | (audio_level[1] & 0x7F),))
+            else (0x80 if audio_level[0] else 0) | (audio_level[1] & 0x7F),
+            ntp_now(),
+            packet.padding_size,
         )
-        ntp = ntp_now()
-        abs_send_time = ((ntp >> 14) & 0xFFFFFF).to_bytes(3, "big")
-        padding_size = packet.padding_size
-        keyframe: bool | None = None
-        for subscription in subscriptions:
-            if subscription.seq_offset is None:
-                if not subscription.tap.ready():
-                    continue
-                if keyframe is None:
-                    keyframe = starts_keyframe(self.codec_name, payload)
-                if not keyframe:
-                    self.request_keyframe()
-                    continue
-                subscription.start(sequence_number, timestamp, self.tap.clock_rate)
-            subscription.send(
-                sequence_number,
-                timestamp,
-                marker,
-                payload,
-                level,
-                ntp,
-                abs_send_time,
-                padding_size,
-            )
         self.forwarded_packets += 1
         self.last_seq = sequence_number
         self.last_ts = timestamp
         self.last_wall = time.monotonic()
+
+    def _start_legs(self, sequence_number: int, timestamp: int, payload: bytes) -> None:
+        """Start the subscriptions that wait for a keyframe if this packet starts one."""
+        keyframe: bool | None = None
+        waiting = False
+        for subscription in self.subscriptions:
+            if subscription.seq_offset is not None:
+                continue
+            if not subscription.tap.ready():
+                waiting = True
+                continue
+            if keyframe is None:
+                keyframe = starts_keyframe(self.codec_name, payload)
+            if not keyframe:
+                self.request_keyframe()
+                waiting = True
+                continue
+            subscription.start(sequence_number, timestamp, self.tap.clock_rate)
+        self.gated = waiting

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-import struct
 import time
 from typing import TYPE_CHECKING
 
@@ -13,7 +12,7 @@ from aiortc import MediaStreamTrack, RTCRtpTransceiver
 from aiortc.mediastreams import MediaStreamError
 from aiortc.rtp import RtpPacket
 
-from ._aiortc import SenderTap, negotiated_payload_types
+from ._aiortc import HeaderTemplate, SenderTap, negotiated_payload_types
 from .ids import ParticipantId, TrackKind, TrackSource
 
 if TYPE_CHECKING:
@@ -21,7 +20,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-_HEAD = struct.Struct("!BBHI")  # V/P/X/CC, M/PT, sequence number, timestamp
 _ABS_SENTINELS = (0x123456, 0xABCDEF)
 _LEVEL_SENTINELS = ((False, 0x11), (True, 0x6E))
 
@@ -43,37 +41,31 @@ class NeverTrack(MediaStreamTrack):
         raise MediaStreamError
 
 
-class _Template:
-    """The RTP header of one leg, serialised by aiortc once, with holes for the fields that vary.
+def header_template(tap: SenderTap, payload_type: int, with_level: bool) -> HeaderTemplate:
+    """The RTP header of one leg, serialised by aiortc once, with a hole for the field that varies.
 
     The header extension layout (MID of this leg, abs-send-time, audio level) differs per leg;
-    building it once and splicing values in per packet avoids an `RtpPacket` per packet.
+    the C fan-out copies this header and splices sequence number, timestamp, marker and the
+    variable extension bytes (abs-send-time for video, the audio level for audio) per packet.
     """
+    mid = tap.transceiver.mid
 
-    __slots__ = ("first_byte", "payload_type", "post", "pre", "variable")
+    def build(abs_send_time: int, level: tuple[bool, int] | None) -> bytes:
+        packet = RtpPacket(payload_type=payload_type, ssrc=tap.ssrc)
+        packet.extensions.mid = mid
+        packet.extensions.abs_send_time = abs_send_time
+        packet.extensions.audio_level = level
+        return packet.serialize(tap.extensions_map)
 
-    def __init__(self, tap: SenderTap, payload_type: int, with_level: bool) -> None:
-        mid = tap.transceiver.mid
-
-        def build(abs_send_time: int, level: tuple[bool, int] | None) -> bytes:
-            packet = RtpPacket(payload_type=payload_type, ssrc=tap.ssrc)
-            packet.extensions.mid = mid
-            packet.extensions.abs_send_time = abs_send_time
-            packet.extensions.audio_level = level
-            return packet.serialize(tap.extensions_map)
-
-        first = build(_ABS_SENTINELS[0], _LEVEL_SENTINELS[0] if with_level else None)
-        second = build(_ABS_SENTINELS[1], _LEVEL_SENTINELS[1] if with_level else None)
-        diff = [i for i in range(len(first)) if first[i] != second[i]]
-        self.first_byte = first[0]
-        self.payload_type = payload_type
-        if not diff:
-            self.variable = 0
-            self.pre, self.post = first[8:], b""
-        else:
-            start, end = diff[0], diff[-1] + 1
-            self.variable = end - start  # 3: abs-send-time, 1: audio level
-            self.pre, self.post = first[8:start], first[end:]
+    first = build(_ABS_SENTINELS[0], _LEVEL_SENTINELS[0] if with_level else None)
+    second = build(_ABS_SENTINELS[1], _LEVEL_SENTINELS[1] if with_level else None)
+    diff = [i for i in range(len(first)) if first[i] != second[i]]
+    if not diff:
+        return first, 0, 0
+    start, end = diff[0], diff[-1] + 1
+    if end - start not in (1, 3):  # one field only: audio m-lines carry no abs-send-time
+        raise ValueError(f"unexpected header extension layout on mid {mid}")
+    return first, start, end - start
 
 
 class Subscription:
@@ -106,7 +98,7 @@ class Subscription:
         self._last_ts = 0
         self._last_wall = 0.0
         self._clock_rate = 48000 if kind is TrackKind.AUDIO else 90000
-        self._templates: tuple[_Template, _Template] | None = None
+        self._templates_set = False
 
     @property
     def mid(self) -> str | None:
@@ -151,6 +143,9 @@ class Subscription:
             self._last_ts = (publication.last_ts + self._ts_offset) & 0xFFFFFFFF
             self._last_wall = publication.last_wall
         self.seq_offset = None
+        self.tap.leg.stop()
+        if publication is not None:
+            publication.gated = True
 
     def close(self) -> None:
         self.detach()
@@ -167,13 +162,14 @@ class Subscription:
 
         The caller checked that the packet starts a keyframe and that `tap.ready()`.
         """
-        if self._templates is None:
+        if not self._templates_set:
             payload_type, _ = negotiated_payload_types(self.transceiver)
             with_level = self.kind is TrackKind.AUDIO
-            self._templates = (
-                _Template(self.tap, payload_type, with_level=False),
-                _Template(self.tap, payload_type, with_level=with_level),
+            self.tap.set_templates(
+                header_template(self.tap, payload_type, with_level=False),
+                header_template(self.tap, payload_type, with_level=with_level),
             )
+            self._templates_set = True
         self._clock_rate = clock_rate
         if self._last_seq is None:
             self.seq_offset = (random.getrandbits(15) - sequence_number) & 0xFFFF
@@ -185,37 +181,4 @@ class Subscription:
             next_ts = self._last_ts + max(int(elapsed * clock_rate), 1)
             self.seq_offset = (self._last_seq + 1 - sequence_number) & 0xFFFF
             self._ts_offset = (next_ts - timestamp) & 0xFFFFFFFF
-
-    def send(
-        self,
-        sequence_number: int,
-        timestamp: int,
-        marker: int,
-        payload: bytes,
-        level: bytes | None,
-        ntp: int,
-        abs_send_time: bytes,
-        padding_size: int,
-    ) -> None:
-        """Rewrite one publication packet for this leg and send it. The per-leg hot path."""
-        templates = self._templates
-        assert templates is not None and self.seq_offset is not None
-        seq = (sequence_number + self.seq_offset) & 0xFFFF
-        ts = (timestamp + self._ts_offset) & 0xFFFFFFFF
-        if level is None:
-            t = templates[0]
-            variable = abs_send_time
-        else:
-            t = templates[1]
-            variable = level
-        first = t.first_byte
-        if padding_size:
-            first |= 0x20
-        head = _HEAD.pack(first, t.payload_type | marker, seq, ts)
-        if t.variable:
-            data = b"".join((head, t.pre, variable, t.post, payload))
-        else:
-            data = b"".join((head, t.pre, payload))
-        if padding_size:
-            data += bytes(padding_size - 1) + bytes((padding_size,))
-        self.tap.write(data, seq, ts, ntp, len(payload))
+        self.tap.leg.start(self.seq_offset, self._ts_offset)

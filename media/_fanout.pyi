@@ -1,0 +1,66 @@
+"""Type stub of the C extension media/_fanout.c (the SFU's per-packet fan-out loop)."""
+
+from collections.abc import Callable
+from typing import Any, Final
+
+HISTORY_SIZE: Final[int]
+MAX_PLAINTEXT: Final[int]
+SRTP_TRAILER: Final[int]
+
+class Leg:
+    """One subscriber leg's state for the C forwarding loop."""
+
+    @property
+    def started(self) -> int: ...
+    @property
+    def packets(self) -> int: ...
+    @property
+    def octets(self) -> int: ...
+    @property
+    def rtp_timestamp(self) -> int: ...
+    @property
+    def ntp_timestamp(self) -> int: ...
+    @property
+    def fallbacks(self) -> int: ...
+    @property
+    def send_errors(self) -> int: ...
+    @property
+    def protect_errors(self) -> int: ...
+    @property
+    def backlogged(self) -> int: ...
+    def set_templates(
+        self, t0: bytes, off0: int, len0: int, t1: bytes, off1: int, len1: int, /
+    ) -> None: ...
+    def start(self, seq_offset: int, ts_offset: int, /) -> None: ...
+    def stop(self) -> None: ...
+    def set_srtp(self, srtp_protect_address: int, srtp_t_address: int, session: Any, /) -> None: ...
+    def set_liveness(
+        self,
+        dtls_transport: Any,
+        connected_state: Any,
+        nominated: dict[int, Any],
+        repoint: Callable[[Any], None],
+        /,
+    ) -> None: ...
+    def set_socket(
+        self,
+        pair: Any,
+        sock: Any = None,
+        host: str | None = None,
+        port: int = 0,
+        fallback: Callable[[bytes], bool] | None = None,
+        /,
+    ) -> None: ...
+    def history(self, slot: int, /) -> tuple[int, bytes] | None: ...
+
+def forward(
+    legs: tuple[Leg, ...],
+    sequence_number: int,
+    timestamp: int,
+    marker: int,
+    payload: bytes,
+    level: int,
+    ntp: int,
+    padding: int,
+    /,
+) -> int: ...

@@ -1,0 +1,17 @@
+"""Only the C extension lives here; everything else about the package is in pyproject.toml.
+
+`pip install -e .` (scripts/setup) builds `media._fanout` from media/_fanout.c; after editing
+the C file, `scripts/setup` rebuilds it in place (`python setup.py build_ext --inplace`).
+"""
+
+from setuptools import Extension, setup
+
+setup(
+    ext_modules=[
+        Extension(
+            "media._fanout",
+            sources=["media/_fanout.c"],
+            extra_compile_args=["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+        )
+    ]
+)
