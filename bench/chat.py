@@ -36,6 +36,7 @@ import asyncio
 import json
 import os
 import platform
+import signal
 import subprocess
 import sys
 import tempfile
@@ -337,6 +338,60 @@ def worker_main() -> None:
     print(json.dumps(result), flush=True)
 
 
+# ----------------------------------------------------------------------- server process
+
+
+def serve_main(argv: list[str]) -> None:
+    """The real app under ``web.run_app``.
+
+    With a path, cProfile runs between SIGUSR1 and SIGUSR2 (the bench's measured window) and
+    writes the functions by own time and by cumulative time to that path.
+    """
+    import cProfile
+    import pstats
+    import signal
+
+    from aiohttp import web
+
+    from server.app import create_app
+    from tests.conftest import make_settings
+
+    url, data_dir, port, profile = argv[0], Path(argv[1]), int(argv[2]), argv[3]
+    if profile:
+        profiler = cProfile.Profile()
+
+        def stop(*_: Any) -> None:
+            profiler.disable()
+            with open(profile, "w") as out:
+                for key in ("tottime", "cumulative"):
+                    pstats.Stats(profiler, stream=out).sort_stats(key).print_stats(70)
+
+        signal.signal(signal.SIGUSR1, lambda *_: profiler.enable())
+        signal.signal(signal.SIGUSR2, stop)
+    web.run_app(
+        create_app(make_settings(url, data_dir)),
+        host="127.0.0.1",
+        port=port,
+        print=None,
+        handle_signals=True,
+    )
+
+
+def app_process(url: str, data_dir: Path, profile: str) -> Any:
+    from tests.server.cases.clusters import REPO, AppProcess
+
+    class BenchApp(AppProcess):
+        def _spawn(self) -> subprocess.Popen[bytes]:
+            return subprocess.Popen(
+                [sys.executable, "-m", "bench.chat", "--serve", self.database_url,
+                 str(self.data_dir), str(self.port), profile],
+                cwd=REPO,
+                stdout=subprocess.DEVNULL,
+            )  # fmt: skip
+
+    return BenchApp(url, data_dir)
+
+
 # ----------------------------------------------------------------------- orchestration
 
 
@@ -372,8 +427,12 @@ async def load(
     workers: int,
     rate: float,
     seconds: float,
+    perf: str = "",
 ) -> dict[str, Any]:
-    """One load run with fresh client processes; returns its figures."""
+    """One load run with fresh client processes; returns its figures.
+
+    With ``perf`` (a path), ``perf record`` samples the whole machine during the window.
+    """
     chunks = [plan[i::workers] for i in range(workers)]
     procs = [
         subprocess.Popen(  # noqa: ASYNC220 (spawning does not wait; output is read off-loop)
@@ -416,15 +475,28 @@ async def load(
     pg = postgres_processes(pg_url)
     server_before = server.cpu_times()
     pg_before = cpu_seconds(pg)
+    recorder = None
+    if perf:
+        server.send_signal(signal.SIGUSR1)
+        recorder = subprocess.Popen(  # noqa: ASYNC220 (spawning does not wait)
+            ["perf", "record", "-q", "-e", "cpu-clock", "-F", "2000", "-a", "-g", "-o", perf,
+             "--", "sleep", str(seconds)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
     await asyncio.sleep(seconds)
     server_after = server.cpu_times()
     pg_after = cpu_seconds(pg)
+    if perf:
+        server.send_signal(signal.SIGUSR2)
     results = []
     for proc in procs:
         assert proc.stdout is not None
         line = await asyncio.to_thread(proc.stdout.readline)
         results.append(json.loads(line))
         proc.wait(30)
+    if recorder is not None:
+        await asyncio.to_thread(recorder.wait, 30)
     server_cpu = (server_after.user - server_before.user) + (
         server_after.system - server_before.system
     )
@@ -467,30 +539,37 @@ async def load(
 
 
 async def run(
-    sockets: int, cases: int, seconds: float, rates: list[float], workers: int
+    sockets: int,
+    cases: int,
+    seconds: float,
+    rates: list[float],
+    workers: int,
+    profile: str = "",
 ) -> dict[str, Any]:
-    from tests.server.cases.clusters import AppProcess
     from tests.support.postgres import running_postgres
 
     assert sockets == cases * SOCKETS_PER_CASE, "5 sockets per case"
     with running_postgres() as url, tempfile.TemporaryDirectory() as data_dir:
         plan = await seed(url, cases)
         progress(f"seeded {cases} cases")
-        app = AppProcess(url, Path(data_dir))
+        app = app_process(url, Path(data_dir), f"{profile}/server.txt" if profile else "")
         await app.start()
         assert app.process is not None
         server = psutil.Process(app.process.pid)
         load_before = os.getloadavg()
         try:
             # Closed loop first: an overloaded open-loop run leaves a backlog behind it.
-            closed_loop = await load(app.url, url, server, plan, workers, 0, seconds)
+            closed_loop = await load(
+                app.url, url, server, plan, workers, 0, seconds,
+                f"{profile}/perf.data" if profile else "",
+            )  # fmt: skip
             open_loops = []
-            for rate in sorted(rates):
+            for rate in sorted(rates) if not profile else []:
                 await asyncio.sleep(3)
                 open_loops.append(await load(app.url, url, server, plan, workers, rate, seconds))
         finally:
             app.stop()
-    open_loop = open_loops[-1]
+    open_loop = open_loops[-1] if open_loops else closed_loop
     return {
         "benchmark": "case chat over Socket.IO /cases, PostgreSQL",
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -564,6 +643,9 @@ def main() -> None:
     if "--worker" in sys.argv:
         worker_main()
         return
+    if sys.argv[1:2] == ["--serve"]:
+        serve_main(sys.argv[2:])
+        return
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sockets", type=int, default=500)
     parser.add_argument("--cases", type=int, default=100)
@@ -573,8 +655,21 @@ def main() -> None:
     )
     parser.add_argument("--workers", type=int, default=2, help="client processes")
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument(
+        "--profile",
+        metavar="DIR",
+        default="",
+        help="closed loop only: cProfile in the server over the window (DIR/server.txt) and "
+        "perf record -a over the window (DIR/perf.data); nothing written to the results",
+    )
     args = parser.parse_args()
-    result = asyncio.run(run(args.sockets, args.cases, args.seconds, args.rate, args.workers))
+    if args.profile:
+        Path(args.profile).mkdir(parents=True, exist_ok=True)
+        args.profile = str(Path(args.profile).resolve())
+        args.no_write = True
+    result = asyncio.run(
+        run(args.sockets, args.cases, args.seconds, args.rate, args.workers, args.profile)
+    )
     print(json.dumps(result, indent=2, ensure_ascii=False))
     if not args.no_write:
         RESULT.parent.mkdir(parents=True, exist_ok=True)

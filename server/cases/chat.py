@@ -23,7 +23,7 @@ from server.auth.tokens import Caller
 from server.cases.access import can_view_case
 from server.cases.models import FINAL_STATUSES, Case
 from server.cases.service import CaseError
-from server.chat import ChatAuthor, ChatMessage, InvalidChatMessageError
+from server.chat import ChatAuthor, ChatMessage, InvalidChatMessageError, StoredMessage
 from server.db.base import utcnow
 from server.db.models import AuditEvent
 
@@ -34,7 +34,7 @@ def author_of(caller: Caller, display_name: str) -> ChatAuthor:
     return ChatAuthor("professional", str(caller.subject_id), display_name)
 
 
-def message_json(message: ChatMessage) -> dict[str, Any]:
+def message_json(message: ChatMessage | StoredMessage) -> dict[str, Any]:
     return {
         "id": message.id,
         "client_msg_id": message.client_msg_id,
@@ -66,7 +66,7 @@ async def send(
     text: str,
     attachment_id: uuid.UUID | None,
     ip: str | None = None,
-) -> tuple[Case, ChatMessage, bool]:
+) -> tuple[Case, StoredMessage, bool]:
     """One message in the caller's transaction (the transports use ``send_many`` in batches)."""
     item = CaseSend(caller, author_name, case_id, client_msg_id, text, attachment_id, ip)
     (outcome,) = await send_many(db, [item])
@@ -91,7 +91,7 @@ class CaseSend:
 
 async def send_many(
     db: AsyncSession, sends: Sequence[CaseSend]
-) -> list[tuple[ChatMessage, bool] | Exception]:
+) -> list[tuple[StoredMessage, bool] | Exception]:
     """``send`` for many messages in one transaction: the same rules, one outcome per send.
 
     Each send is authorised on its own against the case as it is in this transaction (so a
@@ -110,7 +110,7 @@ async def send_many(
             select(Attachment.id, Attachment.case_id).where(Attachment.id.in_(attachment_ids))
         )
         attachment_case = {attachment_id: case_id for attachment_id, case_id in rows.all()}
-    outcomes: list[tuple[ChatMessage, bool] | Exception | None] = [None] * len(sends)
+    outcomes: list[tuple[StoredMessage, bool] | Exception | None] = [None] * len(sends)
     accepted: list[tuple[int, CaseSend, Case, chat_store.NewMessage]] = []
     for index, item in enumerate(sends):
         case = cases.get(item.case_id)

@@ -10,6 +10,9 @@ Protocol (every ack is ``{"ok": true, ...}`` or ``{"ok": false, "error": {code, 
   message is committed before the ack and before ``message`` is broadcast to the case room
   (concurrent sends share one transaction: ``server.chat.batch.GroupCommit``).
   Retrying with the same ``client_msg_id`` returns the stored message and broadcasts nothing.
+  Above capacity (too many sends waiting for a transaction) the ack is at once
+  ``{"ok": false, "error": {"code": "overloaded", ...}}`` and nothing is stored: retry later
+  with the same ``client_msg_id``.
 - ``read {case_id, last_id}`` → ack ``{last_read}``; ``receipt`` is broadcast to the room.
 """
 
@@ -29,12 +32,19 @@ from server.auth.tokens import Caller, CallerKind, InvalidTokenError
 from server.cases import chat as case_chat
 from server.cases.notifications import NAMESPACE, case_room, user_room
 from server.cases.service import CaseError
-from server.chat import MAX_CLIENT_MSG_ID_CHARS, MAX_TEXT_CHARS, ChatMessage
+from server.chat import MAX_CLIENT_MSG_ID_CHARS, MAX_TEXT_CHARS, StoredMessage
 from server.chat.batch import GroupCommit, WriterStoppedError
+from server.chat.fanout import Fanout
 from server.db.models import Professional
 from server.keys import DB_SESSIONS, SIO, TOKENS
 
 logger = logging.getLogger(__name__)
+
+OVERLOADED_CODE = "overloaded"
+OVERLOADED_MESSAGE = "Servidor sobrecarregado; a mensagem será reenviada."
+MAX_PENDING_SENDS = 512
+"""Sends waiting for a transaction before new ones are refused. A transaction of a full batch
+(256) takes ~20–40 ms on PostgreSQL here, so a full queue is about one more such wait."""
 
 DB_UNAVAILABLE = {
     "code": "db_unavailable",
@@ -72,13 +82,19 @@ def _invalid(exc: ValidationError) -> dict[str, Any]:
 
 
 class CasesNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
-    def __init__(self, app: web.Application) -> None:
+    def __init__(self, app: web.Application, fanout: Fanout) -> None:
         super().__init__(NAMESPACE)
         self._app = app
+        self._fanout = fanout
+        self._people: dict[str, tuple[Caller, str, str | None]] = {}
+        "sid → (caller, display name, ip), set on connect: read on every send."
 
     async def _caller(self, sid: str) -> tuple[Caller, str]:
-        session = await self.get_session(sid)
-        return session["caller"], session["name"]
+        caller, name, _ = self._people[sid]
+        return caller, name
+
+    def on_disconnect(self, sid: str, reason: Any = None) -> None:
+        self._people.pop(sid, None)
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         token = auth.get("token") if isinstance(auth, dict) else None
@@ -106,7 +122,7 @@ class CasesNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
                 {"code": "unauthorized", "message": "Conta inativa ou inexistente."}
             )
         name = professional.social_name or professional.name
-        await self.save_session(sid, {"caller": caller, "name": name})
+        self._people[sid] = (caller, name, self._environ_ip(sid))
         await self.enter_room(sid, user_room(caller.subject_id))
 
     async def on_subscribe(self, sid: str, data: Any) -> dict[str, Any]:
@@ -135,7 +151,7 @@ class CasesNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             payload = SendIn.model_validate(data)
         except ValidationError as exc:
             return _invalid(exc)
-        caller, name = await self._caller(sid)
+        caller, name, ip = self._people[sid]
         send = case_chat.CaseSend(
             caller,
             name,
@@ -143,7 +159,7 @@ class CasesNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             payload.client_msg_id,
             payload.text,
             payload.attachment_id,
-            self._ip(sid),
+            ip,
         )
         try:
             message, created = await self._app[CASE_CHAT_WRITER].submit(send)
@@ -153,9 +169,12 @@ class CasesNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             logger.exception("case message not stored")
             return {"ok": False, "error": DB_UNAVAILABLE}
         body = case_chat.message_json(message)
-        # Committed (the writer's transaction is over): only now may anyone hear of it.
+        # Committed (the writer's transaction is over): only now may anyone hear of it. No
+        # await between the commit's wake-up and this write: broadcasts leave in commit order.
         if created:
-            await self.emit("message", body, room=case_room(payload.case_id), skip_sid=sid)
+            await self._fanout.emit(
+                "message", body, NAMESPACE, case_room(payload.case_id), skip_sid=sid
+            )
         return {"ok": True, "message": body, "created": created}
 
     async def on_read(self, sid: str, data: Any) -> dict[str, Any]:
@@ -186,6 +205,9 @@ class CasesNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         return {"ok": True, "last_read": position}
 
     def _ip(self, sid: str) -> str | None:
+        return self._people[sid][2]
+
+    def _environ_ip(self, sid: str) -> str | None:
         environ = self.server.get_environ(sid, namespace=NAMESPACE) or {}
         request = environ.get("aiohttp.request")
         remote = getattr(request, "remote", None)
@@ -194,11 +216,12 @@ class CasesNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
 
 async def broadcast_message(app: web.Application, case_id: uuid.UUID, body: dict[str, Any]) -> None:
     """A message committed over REST reaches the sockets subscribed to the case."""
-    sio: Any = app.get(SIO)
-    if sio is None:
+    fanout = app.get(CASE_FANOUT)
+    if fanout is None:
         return
     try:
-        await sio.emit("message", body, room=case_room(case_id), namespace=NAMESPACE)
+        # The same path as the socket sends: one order of broadcasts per case room.
+        await fanout.emit("message", body, NAMESPACE, case_room(case_id))
     except Exception:  # delivery is best effort; clients catch up by after_id
         logger.exception("broadcast of a case message failed")
 
@@ -217,16 +240,25 @@ async def broadcast_receipt(
     )
 
 
-class CaseChatWriter(GroupCommit[case_chat.CaseSend, tuple[ChatMessage, bool]]):
+class CaseChatWriter(GroupCommit[case_chat.CaseSend, tuple[StoredMessage, bool]]):
     """The process's group-commit writer for case messages, shared by Socket.IO and REST."""
 
 
 CASE_CHAT_WRITER = web.AppKey("case_chat_writer", CaseChatWriter)
+CASE_FANOUT = web.AppKey("case_fanout", Fanout)
 
 
-def setup_chat_writer(app: web.Application) -> None:
+def overloaded() -> CaseError:
+    """Admission control's refusal: 503 over REST, an ``overloaded`` ack on the socket."""
+    return CaseError(503, OVERLOADED_CODE, OVERLOADED_MESSAGE)
+
+
+def setup_chat_writer(app: web.Application, max_pending: int = MAX_PENDING_SENDS) -> None:
     """One writer per app; at shutdown it finishes the batch in flight before the pool closes."""
-    writer = CaseChatWriter(lambda: app[DB_SESSIONS], case_chat.send_many)
+    writer = CaseChatWriter(
+        lambda: app[DB_SESSIONS], case_chat.send_many, max_pending=max_pending,
+        overloaded=overloaded,
+    )  # fmt: skip
     app[CASE_CHAT_WRITER] = writer
 
     async def drain(_: web.Application) -> AsyncIterator[None]:
@@ -237,4 +269,6 @@ def setup_chat_writer(app: web.Application) -> None:
 
 
 def register(app: web.Application, sio: Any) -> None:
-    sio.register_namespace(CasesNamespace(app))
+    fanout = Fanout.install(sio)
+    app[CASE_FANOUT] = fanout
+    sio.register_namespace(CasesNamespace(app, fanout))

@@ -10,6 +10,12 @@ Each waiter learns the outcome of its own item only after the transaction that h
 committed (or failed), so "committed before acknowledged" holds for every item. One flush runs
 at a time: ids are handed out in flush order, so within a process a message broadcast later
 never has a smaller id than one broadcast before it (catch-up by "after id N" stays sound).
+
+Admission control: above capacity a queue without a bound only turns overload into latency for
+everyone (and, past the clients' timeouts, into retries that add to the load). When more than
+``max_pending`` items wait for a transaction, ``submit`` refuses the new item at once with the
+writer's ``overloaded()`` exception, before anything is written; the client retries later with
+the same id.
 """
 
 from __future__ import annotations
@@ -31,10 +37,15 @@ R = TypeVar("R")
 Flush = Callable[[AsyncSession, Sequence[T]], Awaitable[Sequence["R | Exception"]]]
 
 DEFAULT_MAX_BATCH = 256
+DEFAULT_MAX_PENDING = 512
 
 
 class WriterStoppedError(RuntimeError):
     """The process is shutting down; the item may or may not be stored (a retry will tell)."""
+
+
+class OverloadedError(RuntimeError):
+    """Too many items wait for a transaction: this one was refused and not stored."""
 
 
 class GroupCommit(Generic[T, R]):
@@ -53,18 +64,36 @@ class GroupCommit(Generic[T, R]):
         sessions: Callable[[], async_sessionmaker[AsyncSession]],
         flush: Flush[T, R],
         max_batch: int = DEFAULT_MAX_BATCH,
+        max_pending: int = DEFAULT_MAX_PENDING,
+        overloaded: Callable[[], Exception] = OverloadedError,
     ) -> None:
         self._sessions = sessions
         self._flush = flush
         self._max_batch = max_batch
+        self._max_pending = max_pending
+        self._overloaded = overloaded
         self._pending: list[tuple[T, asyncio.Future[R]]] = []
         self._runner: asyncio.Task[None] | None = None
         self.batches = 0
         "Transactions run so far (for tests and metrics)."
         self.items = 0
+        self.refused = 0
+        "Items refused by admission control."
+
+    @property
+    def pending(self) -> int:
+        """Items waiting for a transaction (not counting the one being written)."""
+        return len(self._pending)
 
     async def submit(self, item: T) -> R:
-        """Queue ``item``; return its result once its transaction has committed."""
+        """Queue ``item``; return its result once its transaction has committed.
+
+        Raises ``overloaded()`` at once, with nothing queued, when ``max_pending`` items
+        already wait.
+        """
+        if len(self._pending) >= self._max_pending:
+            self.refused += 1
+            raise self._overloaded()
         future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
         self._pending.append((item, future))
         if self._runner is None or self._runner.done():

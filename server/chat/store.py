@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import case, func, select, tuple_
@@ -53,6 +54,38 @@ def _insert(db: AsyncSession, table: Any) -> Any:
     raise NotImplementedError(f"chat store does not support the {dialect} dialect")
 
 
+@dataclass(frozen=True, slots=True)
+class StoredMessage:
+    """A stored message as the write path returns it: the columns of ``ChatMessage``.
+
+    A plain value, not an ORM instance: building a mapped object costs more than the row's
+    share of the multi-row INSERT, and nothing on the send path needs the session to track it.
+    """
+
+    id: int
+    channel: str
+    author_kind: str
+    author_id: str
+    author_name: str
+    client_msg_id: str
+    text: str
+    attachment_id: str | None
+    created_at: datetime
+
+
+_COLUMNS = (
+    ChatMessage.id,
+    ChatMessage.channel,
+    ChatMessage.author_kind,
+    ChatMessage.author_id,
+    ChatMessage.author_name,
+    ChatMessage.client_msg_id,
+    ChatMessage.text,
+    ChatMessage.attachment_id,
+    ChatMessage.created_at,
+)
+
+
 @dataclass(frozen=True)
 class NewMessage:
     """A message to store: where, by whom, the sender's own id, text and optional attachment."""
@@ -92,15 +125,26 @@ async def append(
     the retry's text differs: the first write wins, so a message never changes after it was
     acknowledged. Concurrent retries are safe (the unique constraint decides, not a read).
     """
-    stored = await append_many(
+    ((stored, created),) = await append_many(
         db, [NewMessage(channel, author, client_msg_id, text, attachment_id)]
     )
-    return stored[0]
+    # The one-message path (in-call chat) keeps its ORM result type; its cost is not at stake.
+    return ChatMessage(
+        id=stored.id,
+        channel=stored.channel,
+        author_kind=stored.author_kind,
+        author_id=stored.author_id,
+        author_name=stored.author_name,
+        client_msg_id=stored.client_msg_id,
+        text=stored.text,
+        attachment_id=stored.attachment_id,
+        created_at=stored.created_at,
+    ), created
 
 
 async def append_many(
     db: AsyncSession, messages: Sequence[NewMessage]
-) -> list[tuple[ChatMessage, bool]]:
+) -> list[tuple[StoredMessage, bool]]:
     """``append`` for many messages in one statement; results in the order given.
 
     Multi-row ``INSERT … ON CONFLICT DO NOTHING RETURNING``: new rows come back with their
@@ -136,32 +180,33 @@ async def append_many(
         for m in first.values()
     ]
     connection = await db.connection()
-    stored: dict[tuple[str, str], ChatMessage] = {}
+    stored: dict[tuple[str, str], StoredMessage] = {}
     created: set[tuple[str, str]] = set()
     for row_id, channel, client_msg_id in (await connection.execute(statement, parameters)).all():
         m = first[(channel, client_msg_id)]
         created.add((channel, client_msg_id))
-        stored[(channel, client_msg_id)] = ChatMessage(
-            id=row_id,
-            channel=channel,
-            author_kind=m.author.kind,
-            author_id=m.author.id,
-            author_name=m.author.display_name,
-            client_msg_id=client_msg_id,
-            text=m.text,
-            attachment_id=m.attachment_id,
-            created_at=now,
+        stored[(channel, client_msg_id)] = StoredMessage(
+            row_id,
+            channel,
+            m.author.kind,
+            m.author.id,
+            m.author.display_name,
+            client_msg_id,
+            m.text,
+            m.attachment_id,
+            now,
         )
     retried = [key for key in first if key not in created]
     if retried:
-        existing = await db.execute(
-            select(ChatMessage)
-            .where(tuple_(ChatMessage.channel, ChatMessage.client_msg_id).in_(retried))
-            .execution_options(populate_existing=True)
+        existing = await connection.execute(
+            select(*_COLUMNS).where(
+                tuple_(ChatMessage.channel, ChatMessage.client_msg_id).in_(retried)
+            )
         )
-        for message in existing.scalars():
+        for row in existing.all():
+            message = StoredMessage(*row)
             stored[(message.channel, message.client_msg_id)] = message
-    results: list[tuple[ChatMessage, bool]] = []
+    results: list[tuple[StoredMessage, bool]] = []
     for m in rows:
         key = (m.channel, m.client_msg_id)
         # Only the first occurrence of a key in this call is "new"; the rest are its retries.
