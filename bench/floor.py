@@ -4,8 +4,9 @@ Both loops send the same 1200-byte packets, SRTP-protected (AES-256-GCM, aiortc'
 choice), over UDP on 127.0.0.1 to sockets another process drains:
 
 * floor: struct rewrite of PT/seq/ts/SSRC + `Session.protect` + `socket.sendto`;
-* sfu:   `Subscription.send` -> `SenderTap.write` (header template, history, SR counters,
-         protect, asyncio transport `sendto`), i.e. exactly what a subscriber leg runs.
+* sfu:   `media._fanout.forward`, the C loop `Publication._on_packet` calls once per packet
+         for all legs (header template splice, history ring, SR counters, libsrtp protect,
+         sendto), i.e. exactly what the subscriber legs run.
 
 CPU seconds (getrusage) per packet; run in the same session as `bench.sfu` so the shared
 machine's load affects both alike.
@@ -93,15 +94,15 @@ def floor_loop(ports: list[int]) -> float:
 
 
 async def sfu_loop(ports: list[int]) -> float:
-    """The real per-leg code (Subscription.send -> SenderTap.write) on fake aiortc objects."""
+    """The real fan-out (`media._fanout.forward` over the legs `SenderTap` wires up) on fake
+    aiortc objects, one call per packet for all legs, as `Publication._on_packet` does."""
     from types import SimpleNamespace
 
     from aiortc.rtcdtlstransport import State
     from aiortc.rtp import HeaderExtensionsMap
 
-    from media._aiortc import SenderTap
-    from media.ids import ParticipantId, TrackKind
-    from media.subscription import Subscription, _Template
+    from media._aiortc import SenderTap, forward
+    from media.subscription import header_template
 
     loop = asyncio.get_running_loop()
     legs = []
@@ -121,30 +122,21 @@ async def sfu_loop(ports: list[int]) -> float:
             _RTCRtpSender__started=True,
             _RTCRtpSender__rtp_history={},
             _RTCRtpSender__rtp_header_extensions_map=xmap,
-            _RTCRtpSender__ntp_timestamp=0,
-            _RTCRtpSender__rtp_timestamp=0,
-            _RTCRtpSender__octet_count=0,
-            _RTCRtpSender__packet_count=0,
             _send_keyframe=None,
             _retransmit=None,
             _handle_rtcp_packet=None,
         )
         transceiver: Any = SimpleNamespace(sender=sender, mid=str(leg))
-        sub = Subscription.__new__(Subscription)
-        sub.tap = SenderTap(transceiver)  # replaces the fake history with its ring
-        assert sub.tap.ready()
-        sub.seq_offset = 1000
-        sub._ts_offset = 5
-        template = _Template(sub.tap, 97, with_level=False)
-        sub._templates = (template, template)
-        sub.kind = TrackKind.VIDEO
-        sub.subscriber_id = ParticipantId(str(leg))
-        legs.append(sub)
-    abs3 = b"\x01\x02\x03"
+        tap = SenderTap(transceiver)  # replaces the fake history with the leg's ring
+        assert tap.ready()
+        template = header_template(tap, 97, with_level=False)
+        tap.set_templates(template, template)
+        tap.leg.start(1000, 5)
+        legs.append(tap.leg)
+    all_legs = tuple(legs)
     start = cpu()
     for i in range(PACKETS // LEGS):
-        for sub in legs:
-            sub.send(i, i * 3000, 0, PAYLOAD, None, 123456789, abs3, 0)
+        forward(all_legs, i, i * 3000, 0, PAYLOAD, -1, 123456789 << 20, 0)
         if i % 20 == 0:
             await asyncio.sleep(0)  # let the transports flush
     return (cpu() - start) / ((PACKETS // LEGS) * LEGS)

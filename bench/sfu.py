@@ -473,6 +473,8 @@ def run_scenario(
         if latencies
         else None,
         "nacks_received": server.get("nacks_received"),
+        "send_fallbacks": server.get("send_fallbacks"),
+        "send_errors": server.get("send_errors"),
         "udp_rcvbuf_errors": rcvbuf_errors,
         "client_cpu_s": [round(c["cpu"], 2) for c in clients],
         "loadavg": os.getloadavg()[0],

@@ -26,6 +26,7 @@ from typing import Any, Final
 
 import aioice
 import aiortc
+import pylibsrtp
 from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender, RTCRtpTransceiver
 from aiortc.codecs import is_rtx
 from aiortc.rtcdtlstransport import RTCDtlsTransport, State
@@ -89,8 +90,21 @@ SENDER_INTERNALS: Final = (
     "_RTCRtpSender__rtt",
 )
 TRANSCEIVER_INTERNALS: Final = ("_codecs", "_headerExtensions")
-DTLS_INTERNALS: Final = ("_state", "_tx_srtp")
-ICE_CONNECTION_INTERNALS: Final = ("_nominated", "get_component_candidates")
+DTLS_INTERNALS: Final = (
+    "_state",
+    "_tx_srtp",
+    "_rx_srtp",
+    "_rtp_router",
+    "_rtp_header_extensions_map",
+    "_RTCDtlsTransport__rx_bytes",
+    "_RTCDtlsTransport__rx_packets",
+)
+ICE_CONNECTION_INTERNALS: Final = (
+    "_nominated",
+    "_protocols",
+    "data_received",
+    "get_component_candidates",
+)
 
 _CONNECTED: Final = State.CONNECTED
 _pending: set[asyncio.Future[None]] = set()  # fire-and-forget RTCP sends, kept referenced
@@ -289,8 +303,16 @@ class ReceiverTap:
         self._remb_sent_ms = -(10**9)
         # the transport looks the handler up on the instance at call time
         receiver._handle_rtp_packet = self._handle_rtp_packet  # type: ignore[method-assign]
+        receiver._telessaude_tap = self  # type: ignore[attr-defined]
+        FastIngest.install(receiver.transport)
 
     async def _handle_rtp_packet(self, packet: RtpPacket, arrival_time_ms: int) -> None:
+        # the stock path (DTLS receive task), used until the fast path is live
+        self.handle(packet, arrival_time_ms)
+
+    def handle(self, packet: RtpPacket, arrival_time_ms: int) -> None:
+        """Account for one RTP packet and hand it on; synchronous (`FastIngest` calls it
+        straight from the socket callback). RTCP it triggers is sent in the background."""
         receiver = self.receiver
         if not receiver._enabled:
             return
@@ -304,7 +326,7 @@ class ReceiverTap:
                     ssrc=packet.ssrc,
                 )
                 if remb is not None:
-                    await self._send_remb(remb[0], remb[1], arrival_time_ms)
+                    _background(self._send_remb(remb[0], remb[1], arrival_time_ms))
             codec = self._codecs.get(packet.payload_type)
             if codec is None:
                 return
@@ -325,13 +347,13 @@ class ReceiverTap:
             nack = self._nack
             if nack is not None and nack.add(packet):
                 self.nacks_sent += 1
-                await receiver._send_rtcp_nack(packet.ssrc, sorted(nack.missing))
+                _background(receiver._send_rtcp_nack(packet.ssrc, sorted(nack.missing)))
             self.codec_name = codec.name
             self.clock_rate = codec.clockRate
             self.packets += 1
             self._on_packet(packet)
         except Exception:
-            # never let a bad packet kill the DTLS transport's receive task
+            # never let a bad packet kill the receive path
             logger.exception("ReceiverTap(%s) dropped a packet it could not handle", id(self))
 
     async def _send_remb(self, bitrate: int, ssrcs: list[int], now_ms: int) -> None:
@@ -367,13 +389,104 @@ class ReceiverTap:
         ssrc = self.media_ssrc
         if ssrc is None:
             return False
-        task = asyncio.ensure_future(self.receiver._send_rtcp_pli(ssrc))
-        _pending.add(task)
-        task.add_done_callback(_pending.discard)
+        _background(self.receiver._send_rtcp_pli(ssrc))
         return True
 
     def packets_lost(self) -> int:
         return sum(max(s.packets_lost, 0) for s in self._streams.values())
+
+
+def _background(coroutine: Coroutine[Any, Any, None]) -> None:
+    """Run an RTCP send without awaiting it, keeping the task referenced until done."""
+    task = asyncio.ensure_future(coroutine)
+    _pending.add(task)
+    task.add_done_callback(_pending.discard)
+
+
+def ntp_ms() -> int:
+    """aiortc's `clock.current_ms()` (milliseconds since 1900), without going through datetime."""
+    return int((time.time() + _NTP_EPOCH_OFFSET) * 1000)
+
+
+class FastIngest:
+    """Delivers SRTP datagrams of one DTLS transport synchronously from the socket callback.
+
+    Stock path per RTP packet: aioice's `datagram_received` tries to parse STUN (raising
+    ValueError), queues the datagram, the DTLS transport's task wakes up, demuxes, unprotects,
+    parses and awaits the receiver's handler. Here an RTP datagram (first byte 128..191, which
+    is never STUN nor DTLS, RFC 7983) is unprotected, parsed, routed and handed to the
+    receiver's `ReceiverTap.handle` at once. STUN (consent, checks), DTLS, RTCP and anything
+    arriving before SRTP keys exist keep the stock path.
+    """
+
+    __slots__ = ("dtls", "handled")
+
+    def __init__(self, dtls: RTCDtlsTransport) -> None:
+        self.dtls = dtls
+        self.handled = 0
+
+    @classmethod
+    def install(cls, dtls: RTCDtlsTransport) -> FastIngest:
+        existing: FastIngest | None = getattr(dtls, "_telessaude_ingest", None)
+        if existing is not None:
+            existing.hook_protocols()
+            return existing
+        ingest = cls(dtls)
+        dtls._telessaude_ingest = ingest  # type: ignore[attr-defined]
+        connection = dtls.transport._connection
+        data_received = connection.data_received
+
+        def on_data(data: bytes, component: int) -> None:
+            # reached by protocols created after install (they parse STUN first)
+            if not ingest.take(data):
+                data_received(data, component)
+
+        connection.data_received = on_data  # type: ignore[method-assign]
+        ingest.hook_protocols()
+        return ingest
+
+    def hook_protocols(self) -> None:
+        """Short-cut each ICE socket protocol's `datagram_received` (before its STUN parse)."""
+        for protocol in self.dtls.transport._connection._protocols:
+            if getattr(protocol, "_telessaude_ingest", None) is self:
+                continue
+            original = protocol.datagram_received
+            take = self.take
+
+            def datagram_received(
+                data: bytes, addr: tuple[Any, ...], _take: Any = take, _original: Any = original
+            ) -> None:
+                if not _take(data):
+                    _original(data, addr)
+
+            protocol.datagram_received = datagram_received  # type: ignore[method-assign,assignment]
+            protocol._telessaude_ingest = self  # type: ignore[attr-defined]
+
+    def take(self, data: bytes) -> bool:
+        """Handle `data` if it is SRTP for a tapped receiver; False hands it to the stock path."""
+        if not data or not 127 < data[0] < 192 or (len(data) >= 2 and 191 < data[1] < 209):
+            return False  # STUN, DTLS, RTCP (rare, stock path)
+        dtls = self.dtls
+        srtp = dtls._rx_srtp
+        if srtp is None or dtls._state is not _CONNECTED:
+            return False
+        arrival_time_ms = ntp_ms()
+        dtls._RTCDtlsTransport__rx_bytes += len(data)  # type: ignore[attr-defined]
+        dtls._RTCDtlsTransport__rx_packets += 1  # type: ignore[attr-defined]
+        try:
+            packet = RtpPacket.parse(srtp.unprotect(data), dtls._rtp_header_extensions_map)
+        except (pylibsrtp.Error, ValueError):
+            return True  # what the stock path does: drop it
+        receiver = dtls._rtp_router.route_rtp(packet)
+        if receiver is None:
+            return True
+        self.handled += 1
+        tap: ReceiverTap | None = getattr(receiver, "_telessaude_tap", None)
+        if tap is not None:
+            tap.handle(packet, arrival_time_ms)
+        else:
+            _background(receiver._handle_rtp_packet(packet, arrival_time_ms=arrival_time_ms))
+        return True
 
 
 # --------------------------------------------------------------------------- egress
@@ -638,6 +751,16 @@ def observe_outgoing_rtp(
 
 def drop_incoming_rtp(receiver: RTCRtpReceiver, should_drop: Callable[[RtpPacket], bool]) -> None:
     """Drop packets before `receiver` handles them (simulated loss on one leg)."""
+    tap: ReceiverTap | None = getattr(receiver, "_telessaude_tap", None)
+    if tap is not None:  # both the fast and the stock path end in tap.handle
+        handle_now = tap.handle
+
+        def lossy_now(packet: RtpPacket, arrival_time_ms: int) -> None:
+            if not should_drop(packet):
+                handle_now(packet, arrival_time_ms)
+
+        tap.handle = lossy_now  # type: ignore[method-assign]
+        return
     handle = receiver._handle_rtp_packet
 
     async def lossy(packet: RtpPacket, arrival_time_ms: int) -> None:

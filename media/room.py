@@ -255,6 +255,8 @@ class Room:
                 s.subscriptions += 0 if subscription.vacant else 1
                 s.forwarded_packets += tap.packets
                 s.forwarded_bytes += tap.octets
+                s.send_fallbacks += tap.leg.fallbacks
+                s.send_errors += tap.leg.send_errors + tap.leg.protect_errors
                 s.nacks_received += tap.nacks
                 s.keyframe_requests_received += tap.keyframe_requests
                 rtt = tap.rtt()

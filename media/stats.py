@@ -27,6 +27,10 @@ class MediaStats:
     "Keyframe requests the server sent to publishers."
     keyframe_requests_received: int = 0
     "PLI/FIR messages from subscribers."
+    send_fallbacks: int = 0
+    "Forwarded datagrams queued in asyncio because the UDP socket would block."
+    send_errors: int = 0
+    "Forwarded datagrams SRTP or the kernel refused (e.g. ICMP unreachable); not resent."
     packets_lost: int = 0
     "Packets lost between publishers and the server (RTCP RR view)."
     rtt_ms: float | None = None
