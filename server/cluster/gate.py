@@ -10,6 +10,7 @@ from redis.exceptions import RedisError
 
 from signaling import ConsultationNamespace
 
+from .actions import REFRESH_ADMISSION, RoomActions
 from .placement import Placement
 
 logger = logging.getLogger(__name__)
@@ -33,9 +34,34 @@ class ClusteredNamespace(ConsultationNamespace):
     the node that holds the room, which is the only one with its roster and media.
     """
 
-    def __init__(self, placement: Placement, *args: Any, **kwargs: Any) -> None:
+    def __init__(
+        self, placement: Placement, *args: Any, actions: RoomActions | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.placement = placement
+        self.actions = actions
+
+    async def refresh_admission(self, consultation_id: str) -> None:
+        """Re-check the room's seats here, and on the node hosting it if that is another one.
+
+        The REST API calls this after recording a consent decision; the balancer may have sent
+        that request to a process that does not host the room.
+        """
+        await super().refresh_admission(consultation_id)
+        if self.actions is None:
+            return
+        try:
+            await self.actions.publish(REFRESH_ADMISSION, consultation_id)
+        except (RedisError, OSError) as exc:
+            # The decision is recorded; a held patient is admitted at their next join or admit.
+            logger.warning(
+                "cluster: could not forward a re-check of room %s: %s", consultation_id, exc
+            )
+
+    async def apply_room_action(self, action: str, consultation_id: str) -> None:
+        """Run an action another node published (only a room hosted here has a roster)."""
+        if action == REFRESH_ADMISSION:
+            await super().refresh_admission(consultation_id)
 
     async def trigger_event(self, event: str, *args: Any) -> Any:
         if event == "join":

@@ -19,6 +19,7 @@ from aiohttp import web
 from server.keys import SETTINGS, SIO
 from server.realtime import NAMESPACE_FACTORY, REALTIME, SIO_CLIENT_MANAGER
 
+from .actions import RoomActions
 from .drain import drain
 from .gate import ClusteredNamespace
 from .node import NodeInfo
@@ -38,6 +39,7 @@ def setup_cluster(app: web.Application) -> Placement:
     url = (cluster.node_url or settings.effective_public_url).rstrip("/")
     placement: Placement
     redis: aioredis.Redis | None = None
+    actions: RoomActions | None = None
     if settings.redis_url:
         redis = aioredis.Redis.from_url(settings.redis_url, decode_responses=True)
         placement = RedisPlacement(
@@ -55,16 +57,21 @@ def setup_cluster(app: web.Application) -> Placement:
             settings.redis_url, channel=f"{cluster.redis_prefix}:socketio"
         )
         app[SIO_CLIENT_MANAGER] = manager
+        actions = RoomActions(redis, cluster.redis_prefix, cluster.node_id)
     else:
         placement = LocalPlacement(NodeInfo(cluster.node_id, url, is_self=True))
     app[PLACEMENT] = placement
-    app[NAMESPACE_FACTORY] = functools.partial(ClusteredNamespace, placement)
+    app[NAMESPACE_FACTORY] = functools.partial(ClusteredNamespace, placement, actions=actions)
 
     async def membership(app: web.Application) -> AsyncIterator[None]:
         if isinstance(placement, RedisPlacement):
             await placement.start()
             logger.info("cluster: node %s joined at %s", cluster.node_id, url)
+        if actions is not None:
+            await actions.start(functools.partial(_apply_room_action, app))
         yield
+        if actions is not None:
+            await actions.stop()
         if isinstance(placement, RedisPlacement):
             await placement.stop()
         if redis is not None:
@@ -76,6 +83,12 @@ def setup_cluster(app: web.Application) -> Placement:
     app.cleanup_ctx.append(membership)
     app.on_shutdown.append(on_shutdown)
     return placement
+
+
+async def _apply_room_action(app: web.Application, action: str, consultation_id: str) -> None:
+    namespace = app.get(REALTIME)
+    if isinstance(namespace, ClusteredNamespace):
+        await namespace.apply_room_action(action, consultation_id)
 
 
 def _hosted_rooms(app: web.Application) -> list[str]:

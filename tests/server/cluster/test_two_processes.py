@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 import redis.asyncio as aioredis
 import socketio
@@ -161,6 +162,39 @@ async def test_clients_entering_through_different_processes_meet_on_one_and_exch
     assert patient.redirects == 1
     await eventually(doctor.receives(patient), within=30)
     await eventually(patient.receives(doctor), within=30)
+
+
+async def test_a_consent_recorded_through_the_other_process_admits_the_held_patient_at_once(
+    cluster: Cluster, clients: Callable[[str, str], Client]
+) -> None:
+    a, b = cluster.nodes
+    booking = await book(cluster.live)  # no consent on file: the patient waits
+    assert booking.patient is not None
+    doctor = clients(booking.professionals[0].token, "doctor")
+    patient = clients(booking.patient.token, "patient")
+    assert await doctor.enter(booking.consultation_id, a.url) == a.url
+    assert await patient.enter(booking.consultation_id, b.url) == a.url
+    held, host = patient.peer, doctor.peer
+    assert held is not None and host is not None
+    await eventually(lambda: host.presence("waiting", patient.participant_id))
+    # The balancer sends the consent request to b, which does not host the room.
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{b.url}/api/consent-terms/teleconsulta") as response:
+            term = await response.json()
+        async with http.post(
+            f"{b.url}/api/consultations/{booking.consultation_id}/consent",
+            json={
+                "decision": "accepted",
+                "channel": "verbal_transcribed",
+                "term_version": term["version"],
+                "term_sha256": term["sha256"],
+            },
+            headers={"Authorization": f"Bearer {booking.professionals[0].token}"},
+        ) as response:
+            assert response.status == 201, await response.text()
+    # No new join, no admit request: a re-checks its room when b tells it.
+    await eventually(lambda: held.presence("admitted", patient.participant_id), within=10)
+    await eventually(doctor.receives(patient), within=30)
 
 
 async def test_an_emit_from_any_process_reaches_the_sockets_of_a_room_through_redis(
