@@ -1,33 +1,49 @@
-"""Scale-out benchmark: forwarded packets/s with one server process vs two, on this machine.
+"""Scale-out benchmark: forwarded packets/s at CPU saturation, one server process vs two.
 
 Each configuration runs real `python -m server.serve` processes (tests/server/cluster/processes.py)
 on one throwaway PostgreSQL and one Redis, so rooms are placed by `RedisPlacement` exactly as in
 production (new rooms go to the least loaded process). The one-process configuration runs the
-same code path with a single node. Configurations alternate (1, 2, 1, 2, ...) in one run and the
-report takes medians, so that the shared machine's load drifts over both alike.
+same code path with a single node. Configurations alternate (1, 2, 1, 2, ...) in one run.
 
-Load: synthetic participants (tests/media/synthetic.py `SyntheticClient` + the pre-encoded
-~1 Mbit/s VP8 + Opus clip of bench.sfu) in a few client processes, each entering through "the
-balancer" (nodes round-robin), following `room_elsewhere` to the room's host and answering
-offers over real Socket.IO. Every room has `--publishers` participants sending camera +
-microphone and `--subscribers` that only receive. To keep the load generator cheap, a kernel
-socket filter (classic BPF) on every client ICE socket drops incoming RTP/RTCP (first byte
-128..191) before Python sees it; STUN and DTLS still pass, so ICE consent and DTLS stay up. The
-server's work per packet (SRTP, rewrite, sendto) is unchanged: it does not know.
+Load, built so that the servers' work dwarfs the load generator's:
 
-Per server process, over the measurement window: CPU-seconds (psutil on its pid), forwarded
-packets and open rooms (its GET /metrics: `telessaude_media_forwarded_packets`,
-`telessaude_rooms`).
+* Fan-out-heavy rooms: `--rooms` consultations of `--publishers` publisher (default 1) and
+  `--subscribers` receive-only participants (default 20): each published packet costs the server
+  one ingest and 20 forwards, the clients one send.
+* Lean publishers (`LeanPublisher`): aiortc negotiates ICE, DTLS and SRTP with the real server
+  over real Socket.IO (offer/answer, `room_elsewhere` redirects), then the camera sender's own
+  RTP loop idles on a track that never yields and the benchmark writes pre-packetised VP8 (the
+  clip of bench.sfu, packetised once by aiortc's VP8 packetiser, with MID and abs-send-time
+  header extensions as a browser sends them) straight into the negotiated SRTP session: one
+  header pack, one `protect`, one `sendto` per packet, like the server's own egress. The rate
+  per publisher is set by the benchmark, not by the clip.
+* Receivers drop incoming RTP/RTCP in the kernel (a classic BPF filter on every client ICE
+  socket, first byte 128..191); STUN and DTLS pass, so ICE consent and DTLS stay up. The
+  server's work per packet (SRTP, rewrite, sendto) is unchanged: it does not know.
+* Publishers run in one client process, receivers in `--client-processes` others, each in a
+  session of its own (`setsid`), as are the servers: this kernel schedules by autogroup.
 
-    .venv/bin/python -m bench.scale            # 3 alternations of 8 rooms (~6 min), writes results
-    .venv/bin/python -m bench.scale --rooms 16 # saturates two processes too (~15 min when loaded)
-    .venv/bin/python -m bench.scale --quick    # 1 alternation, short window (~2 min)
+Equal CPU saturation. For each configuration the offered load is raised step by step on the
+same rooms (`--rates`: RTP packets/s per publisher with one process; n processes get n times
+the rate, so each process sees the same offered load at each step). A server process is
+saturated at a step when it ingests less than 95 % of what its publishers sent (its loop no
+longer drains its sockets and the kernel drops the rest) or uses >= 0.95 of a core. The ramp
+stops after `--saturated-steps` steps where every process was saturated. A configuration's
+capacity is the highest total forwarded packets/s of its ramp (past saturation the rate falls:
+see the notes), valid only if the ramp reached saturation. `speedup_2_processes` is the median,
+over the alternation pairs (run 1 vs 2, 3 vs 4, ...), of two processes' capacity over one's.
 
-Prints the BENCHMARKS.md table (`markdown(report)`) at the end.
+Per server process and step: CPU-seconds (psutil on its pid), forwarded and received packets
+and open rooms (its GET /metrics). Clients: CPU of the publisher process and of the receiver
+processes (psutil), packets written and send errors.
 
-Diagnostics (environment): BENCH_SCALE_DEBUG=1 prints each client peer's state and aioice's
-log; BENCH_SCALE_KEEP=1 keeps the server logs (BENCH_SCALE_LOG_LEVEL=INFO for more);
-BENCH_SCALE_NO_FILTER=pub|sub leaves those clients' sockets unfiltered.
+    flock /tmp/telessaude-bench.lock .venv/bin/python -m bench.scale   # ~8 min, writes results
+    .venv/bin/python -m bench.scale --quick --no-write                  # 1 alternation
+
+Prints the BENCHMARKS.md section (`markdown(report)`) and writes it between the scale markers.
+
+Diagnostics (environment): BENCH_SCALE_DEBUG=1 prints each client peer's state;
+BENCH_SCALE_KEEP=1 keeps the server logs (BENCH_SCALE_LOG_LEVEL=INFO for more).
 """
 
 from __future__ import annotations
@@ -56,12 +72,16 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+from aiortc import MediaStreamTrack
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "scale.json"
 BENCHMARKS = ROOT / "BENCHMARKS.md"
 CLIPS = Path(os.environ.get("SFU_BENCH_CLIPS", "/tmp/telessaude-bench-clips"))
 NAMESPACE = "/consultation"
+SATURATED_CPU = 0.95
+SATURATED_INGEST = 0.95
+
 
 # --------------------------------------------------------------------------- kernel drop
 
@@ -97,6 +117,160 @@ def _ice_sockets(pc: Any) -> list[Any]:
     return found
 
 
+# --------------------------------------------------------------------------- lean publisher
+
+
+def vp8_packets(clip: Any) -> list[tuple[bytes, int, bool]]:
+    """(payload, RTP timestamp offset at 90 kHz, marker) for every RTP packet of a VP8 clip.
+
+    Packetised once by aiortc's own VP8 packetiser (payload descriptor with picture id), so
+    the server sees what aiortc or a browser would send; keyframes keep their position.
+    """
+    from aiortc.codecs.vpx import Vp8Encoder
+
+    packets: list[tuple[bytes, int, bool]] = []
+    step = 90000 * clip.time_base
+    for picture_id, (data, pts, _) in enumerate(clip.packets):
+        payloads = Vp8Encoder._packetize(data, picture_id % (1 << 15))
+        for i, payload in enumerate(payloads):
+            packets.append((payload, int(pts * step), i == len(payloads) - 1))
+    return packets
+
+
+class LeanPublisher:
+    """Writes pre-packetised RTP into a negotiated camera sender: pack, protect, sendto.
+
+    The sender (`sender`) was started by aiortc's negotiation with the server; its track never
+    yields, so aiortc's RTP loop idles while its RTCP loop (SR) and ICE consent keep going.
+    """
+
+    def __init__(self, sender: Any, transceiver: Any, packets: list[tuple[bytes, int, bool]]):
+        self.sender = sender
+        self.transceiver = transceiver
+        self.packets = packets
+        self.period = packets[-1][1] + 3000  # one frame past the last one
+        self.sent = 0
+        self.errors = 0
+        self._index = 0
+        self._lap = 0
+        self._seq = 0
+        self._ts0 = 0
+        self._send: Any = None
+
+    def ready(self) -> bool:
+        """Negotiated, DTLS up and a nominated ICE pair: build the header template once."""
+        if self._send is not None:
+            return True
+        sender = self.sender
+        dtls = sender.transport
+        if not sender._RTCRtpSender__started or dtls is None or dtls._tx_srtp is None:
+            return False
+        pair = dtls.transport._connection._nominated.get(1)
+        if pair is None:
+            return False
+        from aiortc.rtp import RtpPacket
+
+        from media._aiortc import negotiated_payload_types
+
+        payload_type = negotiated_payload_types(self.transceiver)[0]
+        extensions = sender._RTCRtpSender__rtp_header_extensions_map
+        ssrc, mid = sender._ssrc, self.transceiver.mid
+
+        def build(abs_send_time: int) -> bytes:
+            packet = RtpPacket(payload_type=payload_type, ssrc=ssrc)
+            packet.extensions.mid = mid
+            packet.extensions.abs_send_time = abs_send_time
+            return bytes(packet.serialize(extensions))
+
+        first, second = build(0x123456), build(0xEDCBA9)
+        diff = [i for i in range(len(first)) if first[i] != second[i]]
+        start, end = (diff[0], diff[-1] + 1) if diff else (len(first), len(first))
+        pre, post = first[12:start], first[end:]
+        has_abs = bool(diff)
+        first_byte = first[0]
+        protect = dtls._tx_srtp.protect
+        sock = pair.protocol.transport._sock
+        addr = pair.remote_addr
+        pack = struct.Struct("!BBHII").pack
+        self._seq = int.from_bytes(os.urandom(2), "big")
+        self._ts0 = int.from_bytes(os.urandom(4), "big")
+
+        def send(payload: bytes, timestamp: int, marker: bool, abs_send_time: bytes) -> None:
+            header = pack(
+                first_byte,
+                (0x80 if marker else 0) | payload_type,
+                self._seq,
+                timestamp,
+                ssrc,
+            )
+            self._seq = (self._seq + 1) & 0xFFFF
+            data = header + pre + (abs_send_time if has_abs else b"") + post + payload
+            try:
+                sock.sendto(protect(data), addr)
+            except OSError:  # a full socket buffer: counted, as a lost packet would be
+                self.errors += 1
+
+        self._send = send
+        return True
+
+    def write(self, count: int, abs_send_time: bytes) -> None:
+        packets, send = self.packets, self._send
+        for _ in range(count):
+            payload, offset, marker = packets[self._index]
+            send(
+                payload,
+                (self._ts0 + self._lap * self.period + offset) & 0xFFFFFFFF,
+                marker,
+                abs_send_time,
+            )
+            self._index += 1
+            if self._index == len(packets):
+                self._index, self._lap = 0, self._lap + 1
+        self.sent += count
+
+
+class IdleTrack(MediaStreamTrack):
+    """Stands in for the camera: aiortc's RTP loop waits on it forever (LeanPublisher sends)."""
+
+    kind = "video"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.keyframe_requests = 0
+
+    def request_keyframe(self) -> None:
+        # The clip's keyframes come every GOP; receivers drop RTP in the kernel anyway.
+        self.keyframe_requests += 1
+
+    async def recv(self) -> Any:
+        await asyncio.get_running_loop().create_future()
+
+
+async def pace(publishers: list[LeanPublisher], rate: list[float], tick_s: float = 0.005) -> None:
+    """Send `rate[0]` packets/s per publisher, in bursts every `tick_s` (a token bucket).
+
+    A lag longer than 0.1 s is not made up (the bucket is capped): the publisher process would
+    otherwise flood after a stall; `sent` shows what actually went out.
+    """
+    from media._aiortc import ntp_now
+
+    credit = 0.0
+    last = time.monotonic()
+    while True:
+        await asyncio.sleep(tick_s)
+        now = time.monotonic()
+        credit = min(credit + rate[0] * (now - last), rate[0] * 0.1 + 1)
+        last = now
+        burst = int(credit)
+        if burst <= 0:
+            continue
+        credit -= burst
+        abs_send_time = ((ntp_now() >> 14) & 0xFFFFFF).to_bytes(3, "big")
+        for publisher in publishers:
+            if publisher.ready():
+                publisher.write(burst, abs_send_time)
+
+
 # --------------------------------------------------------------------------- client processes
 
 
@@ -109,65 +283,51 @@ class Seat:
     name: str
 
 
-def clients_main(rooms: list[list[Seat]], conn: Connection) -> None:
+def clients_main(seats: list[Seat], conn: Connection) -> None:
     os.setsid()  # its own scheduler autogroup (see server_pythonpath)
-    asyncio.run(_clients(rooms, conn))
+    profile = os.environ.get("BENCH_SCALE_PROFILE")  # a directory: cProfile each client process
+    if not profile:
+        asyncio.run(_clients(seats, conn))
+        return
+    import cProfile
+
+    with cProfile.Profile() as profiler:
+        asyncio.run(_clients(seats, conn))
+    profiler.dump_stats(Path(profile) / f"clients-{seats[0].name}-{os.getpid()}.prof")
 
 
-async def _clients(rooms: list[list[Seat]], conn: Connection) -> None:
+async def _clients(seats: list[Seat], conn: Connection) -> None:
     sys.path.insert(0, str(ROOT))
+    # aioice sends one consent check every ~5 s and waits 0.5 s for its answer, without
+    # retransmission; 6 misses in a row close the connection. A saturated server answers
+    # late; browsers retransmit and allow 30 s (RFC 7675), so tolerate late answers as they do
+    # (the servers' side: see server_pythonpath).
+    import aioice.ice
     import socketio
 
     from media import Offer, Slot, TrackKind, TrackSource
     from tests.media.synthetic import Clip, SyntheticClient
 
-    if os.environ.get("BENCH_SCALE_DEBUG"):
-        import logging
-
-        logging.basicConfig(level=logging.WARNING)
-        logging.getLogger("aioice").setLevel(logging.INFO)
-    # aioice sends one consent check every ~5 s and waits 0.5 s for its answer, without
-    # retransmission; 6 misses in a row close the connection. While hundreds of peers join,
-    # the server's loop lags past 0.5 s for tens of seconds and the first publishers were
-    # closed mid-setup. Browsers retransmit and allow 30 s (RFC 7675), so tolerate late
-    # answers here as they do (the servers' side: see server_pythonpath).
-    import aioice.ice
-
     aioice.ice.CONSENT_FAILURES = 1000
-    video = Clip.load(CLIPS / "clip_vp8.ivf")
-    audio = Clip.load(CLIPS / "clip_opus.ogg")
+    packets = vp8_packets(Clip.load(CLIPS / "clip_vp8.ivf"))
     media: list[SyntheticClient] = []
+    lean: list[LeanPublisher] = []
     sockets: list[socketio.AsyncClient] = []
     filtered: set[tuple[int, int]] = set()
-    filtered_clients: set[str] = set()
     hosts: list[str] = []
+    rate = [0.0]
 
     async def enter(seat: Seat) -> None:
         current: list[SyntheticClient] = []
 
         async def on_offer(data: dict[str, Any]) -> dict[str, Any]:
             if data["new_peer_connection"] or not current:
-                client = SyntheticClient(
-                    seat.name,
-                    video if seat.publisher else None,
-                    audio if seat.publisher else None,
-                    publish=[TrackSource.MICROPHONE, TrackSource.CAMERA] if seat.publisher else [],
-                )
+                client = SyntheticClient(seat.name, None, None, publish=[])
+                if seat.publisher:
+                    # the slot gets a sender that idles; LeanPublisher writes into it
+                    client.tracks[TrackSource.CAMERA] = IdleTrack()  # type: ignore[assignment]
                 current.append(client)
                 media.append(client)
-                if os.environ.get("BENCH_SCALE_DEBUG"):
-                    born = time.monotonic()
-
-                    @client.pc.on("connectionstatechange")
-                    def changed(c: Any = client, born: float = born) -> None:
-                        print(
-                            c.id,
-                            round(time.monotonic() - born, 1),
-                            c.pc.connectionState,
-                            c.pc.iceConnectionState,
-                            file=sys.stderr,
-                        )
-
             client = current[-1]
             offer = Offer(
                 data["sdp"],
@@ -183,13 +343,20 @@ async def _clients(rooms: list[list[Seat]], conn: Connection) -> None:
                 ],
             )
             sdp = await client.answer(offer)
-            skip = os.environ.get("BENCH_SCALE_NO_FILTER") == ("pub" if seat.publisher else "sub")
-            for sock in [] if skip else _ice_sockets(client.pc):
+            camera = client.tracks.get(TrackSource.CAMERA)
+            for transceiver in client.pc.getTransceivers():
+                sender = transceiver.sender
+                if (
+                    camera is not None
+                    and sender.track is camera
+                    and not any(p.sender is sender for p in lean)
+                ):
+                    lean.append(LeanPublisher(sender, transceiver, packets))
+            for sock in _ice_sockets(client.pc):
                 # a socket is attached once; sockets of a replaced peer connection are closed
                 if (id(client), sock.fileno()) not in filtered:
                     filtered.add((id(client), sock.fileno()))
                     drop_incoming_rtp_in_kernel(sock)
-                    filtered_clients.add(seat.name)
             return {"type": "answer", "sdp": sdp}
 
         url = seat.entry_url
@@ -216,39 +383,31 @@ async def _clients(rooms: list[list[Seat]], conn: Connection) -> None:
             url = ack["error"]["redirect"]["url"]
         raise RuntimeError("too many redirects")
 
-    # The first participant of each room places it (one room at a time, so that the placement
-    # sees the previous room counted); the others enter concurrently, a few at a time.
-    for room in rooms:
-        await enter(room[0])
-    limit = asyncio.Semaphore(3)
+    # Publishers enter one at a time, so that each placement sees the rooms placed before it;
+    # receivers a few at a time (each join costs the server a DTLS handshake and an offer).
+    limit = asyncio.Semaphore(1 if seats and seats[0].publisher else 3)
 
     async def bounded(seat: Seat) -> None:
         async with limit:
             await enter(seat)
 
-    await asyncio.gather(*(bounded(seat) for room in rooms for seat in room[1:]))
-    if os.environ.get("BENCH_SCALE_DEBUG"):
-        await asyncio.sleep(3)
-        for c in media:
-            print(
-                c.id,
-                c.pc.connectionState,
-                [(t.mid, t.direction, t.currentDirection) for t in c.pc.getTransceivers()],
-                {s.value: t.sent for s, t in c.tracks.items()},
-                len(c.offers),
-                file=sys.stderr,
-            )
-    conn.send({"ready": True, "hosts": hosts, "filtered_sockets": len(filtered_clients)})
+    await asyncio.gather(*(bounded(seat) for seat in seats))
+    conn.send({"ready": True, "hosts": hosts})
+    pacer = asyncio.get_running_loop().create_task(pace(lean, rate))
     loop = asyncio.get_running_loop()
-    while await loop.run_in_executor(None, conn.recv) != "quit":
-        # "mark": what the publishers sent so far, and how many peers are still connected
+    while (message := await loop.run_in_executor(None, conn.recv)) != "quit":
+        if isinstance(message, tuple) and message[0] == "rate":
+            rate[0] = float(message[1])
         conn.send(
             {
-                "sent": sum(t.sent for c in media for t in c.tracks.values()),
+                "sent": sum(p.sent for p in lean),
+                "send_errors": sum(p.errors for p in lean),
+                "publishers_ready": sum(p.ready() for p in lean),
                 "connected": sum(c.pc.connectionState == "connected" for c in media),
                 "peers": len(media),
             }
         )
+    pacer.cancel()
     for sio in sockets:
         with contextlib.suppress(Exception):
             await sio.disconnect()
@@ -256,9 +415,6 @@ async def _clients(rooms: list[list[Seat]], conn: Connection) -> None:
         with contextlib.suppress(Exception):
             await client.close()
     conn.send({"bye": True})
-
-
-# --------------------------------------------------------------------------- measurement
 
 
 def scrape(url: str) -> dict[str, float]:
@@ -272,9 +428,20 @@ def scrape(url: str) -> dict[str, float]:
     return values
 
 
+def machine_busy() -> tuple[float, float]:
+    """(busy CPU-seconds of the whole machine, of which stolen by the hypervisor) so far."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = fields[:8]
+    tick = os.sysconf("SC_CLK_TCK")
+    return (user + nice + system + irq + softirq + steal) / tick, steal / tick
+
+
 def process_cpu(pid: int) -> float:
     times = psutil.Process(pid).cpu_times()
     return float(times.user + times.system)
+
+
+# --------------------------------------------------------------------------- measurement
 
 
 @dataclass
@@ -283,7 +450,6 @@ class Mark:
     cpu: float
     forwarded: float
     rooms: float
-    participants: float
     received: float
 
 
@@ -294,16 +460,43 @@ def mark(url: str, pid: int) -> Mark:
         process_cpu(pid),
         metrics.get("telessaude_media_forwarded_packets", 0.0),
         metrics.get("telessaude_rooms", 0.0),
-        metrics.get("telessaude_participants", 0.0),
         metrics.get("telessaude_media_received_packets", 0.0),
     )
 
 
-def client_marks(workers: list[tuple[Any, Connection]]) -> dict[str, int]:
-    for _, pipe in workers:
-        pipe.send("mark")
-    replies = [pipe.recv() for _, pipe in workers]
-    return {key: sum(r[key] for r in replies) for key in ("sent", "connected", "peers")}
+class Workers:
+    """The client processes: publishers in the first, receivers in the others."""
+
+    def __init__(self) -> None:
+        self.ctx = mp.get_context("spawn")
+        self.items: list[tuple[Any, Connection]] = []
+
+    def start(self, seats: list[Seat], timeout: float = 300) -> None:
+        parent, child = self.ctx.Pipe()
+        worker = self.ctx.Process(target=clients_main, args=(seats, child), daemon=True)
+        worker.start()
+        self.items.append((worker, parent))
+        if not parent.poll(timeout):
+            raise RuntimeError("clients not ready")
+        parent.recv()
+
+    def ask(self, message: Any) -> list[dict[str, Any]]:
+        for _, pipe in self.items:
+            pipe.send(message)
+        return [pipe.recv() for _, pipe in self.items]
+
+    def cpu(self) -> list[float]:
+        return [process_cpu(w.pid) for w, _ in self.items if w.pid is not None]
+
+    def stop(self) -> None:
+        for worker, pipe in self.items:
+            with contextlib.suppress(OSError, EOFError, BrokenPipeError):
+                pipe.send("quit")
+                pipe.poll(30) and pipe.recv()
+            worker.join(10)
+            if worker.is_alive():
+                worker.terminate()  # only our own child
+                worker.join(5)
 
 
 SITECUSTOMIZE = """\
@@ -340,6 +533,69 @@ def server_pythonpath(workdir: Path) -> str:
     return str(directory)
 
 
+def step_result(
+    rate: float,
+    nodes: list[Any],
+    start: list[Mark],
+    stop: list[Mark],
+    sent: tuple[dict[str, Any], dict[str, Any]],
+    clients_cpu: tuple[list[float], list[float]],
+    publishers: int,
+    publishers_per_room: int,
+    load: tuple[float, float],
+    busy: tuple[tuple[float, float], tuple[float, float]],
+) -> dict[str, Any]:
+    """One ramp step: per process and in total, and whether every process was saturated."""
+    wall = statistics.mean(b.wall - a.wall for a, b in zip(start, stop, strict=True))
+    sent_pps = (sent[1]["sent"] - sent[0]["sent"]) / wall
+    per_publisher = sent_pps / publishers
+    per_process = []
+    for node, a, b in zip(nodes, start, stop, strict=True):
+        span = b.wall - a.wall
+        cpu = (b.cpu - a.cpu) / span
+        received = (b.received - a.received) / span
+        offered = per_publisher * b.rooms * publishers_per_room
+        ingest = received / offered if offered else None
+        per_process.append(
+            {
+                "node": node.node_id.split("-")[0],
+                "rooms": int(b.rooms),
+                "received_pps": round(received, 1),
+                "offered_pps": round(offered, 1),
+                "ingest_ratio": None if ingest is None else round(ingest, 3),
+                "forwarded_pps": round((b.forwarded - a.forwarded) / span, 1),
+                "cpu_core_share": round(cpu, 3),
+                "saturated": cpu >= SATURATED_CPU
+                or (ingest is not None and ingest < SATURATED_INGEST),
+            }
+        )
+    total_cpu = sum(b.cpu - a.cpu for a, b in zip(start, stop, strict=True))
+    total_forwarded = sum(b.forwarded - a.forwarded for a, b in zip(start, stop, strict=True))
+    pub_cpu = [b - a for a, b in zip(clients_cpu[0][:1], clients_cpu[1][:1], strict=True)]
+    sub_cpu = [b - a for a, b in zip(clients_cpu[0][1:], clients_cpu[1][1:], strict=True)]
+    machine_cores = (busy[1][0] - busy[0][0]) / wall
+    clients = (sum(pub_cpu) + sum(sub_cpu)) / wall
+    return {
+        "rate_per_publisher": rate,
+        "window_s": round(wall, 2),
+        "sent_pps_per_publisher": round(per_publisher, 1),
+        "send_errors": sent[1]["send_errors"] - sent[0]["send_errors"],
+        "total_forwarded_pps": round(total_forwarded / wall, 1),
+        "server_cpu_core_share": round(total_cpu / wall, 3),
+        "forwarded_per_server_cpu_s": round(total_forwarded / total_cpu, 1) if total_cpu else None,
+        "publisher_process_cpu_core_share": round(sum(pub_cpu) / wall, 3),
+        "receiver_processes_cpu_core_share": round(sum(sub_cpu) / wall, 3),
+        "machine_busy_cores": round(machine_cores, 3),
+        "steal_cores": round((busy[1][1] - busy[0][1]) / wall, 3),
+        # everything else: other jobs on the machine, PostgreSQL, Redis, kernel threads
+        "other_cores": round(machine_cores - total_cpu / wall - clients, 3),
+        "peers_connected_of": [sent[1]["connected"], sent[1]["peers"]],
+        "all_saturated": all(p["saturated"] for p in per_process),
+        "per_process": per_process,
+        "loadavg_1m": [round(load[0], 2), round(load[1], 2)],
+    }
+
+
 async def run_config(
     processes: int,
     args: argparse.Namespace,
@@ -368,9 +624,7 @@ async def run_config(
             workdir,
             extra_env={
                 "TELESSAUDE_LOG_LEVEL": os.environ.get("BENCH_SCALE_LOG_LEVEL", "WARNING"),
-                # production's heartbeat (the cluster tests use 0.5 s, whose 1.5 s pin TTL
-                # expires while a loaded server lags, and a room then splits across nodes)
-                "TELESSAUDE_HEARTBEAT_S": "2",
+                "TELESSAUDE_HEARTBEAT_S": "2",  # production's default
                 "PYTHONPATH": server_pythonpath(workdir),
                 "BENCH_SCALE_TOLERANT_CONSENT": "" if args.strict_consent else "1",
             },
@@ -378,117 +632,98 @@ async def run_config(
         for i in range(processes)
     ]
     engine = make_engine(database_url)
-    ctx = mp.get_context("spawn")
-    workers: list[tuple[Any, Connection]] = []
+    workers = Workers()
+    steps: list[dict[str, Any]] = []
+    publishers = args.rooms * args.publishers
     try:
         await asyncio.gather(*(asyncio.to_thread(n.start) for n in nodes))
         app = create_app(make_settings(database_url, workdir))  # for its token service only
         live = Live(app, nodes[0].url, make_sessions(engine))
-        rooms: list[list[Seat]] = []
+        pub_seats: list[Seat] = []
+        sub_seats: list[Seat] = []
         entry = 0
         for r in range(args.rooms):
             booking = await book(
                 live, professionals=args.publishers + args.subscribers, patient=False
             )
-            seats = []
             for k, seat in enumerate(booking.professionals):
-                seats.append(
+                publisher = k < args.publishers
+                (pub_seats if publisher else sub_seats).append(
                     Seat(
                         str(booking.consultation_id),
                         seat.token,
                         nodes[entry % len(nodes)].url,  # the balancer: round-robin
-                        k < args.publishers,
-                        f"r{r}p{k}",
+                        publisher,
+                        f"r{r}{'p' if publisher else 's'}{k}",
                     )
                 )
                 entry += 1
-            rooms.append(seats)
         setup_started = time.monotonic()
-        filtered_sockets = 0
-        for w in range(args.client_processes):
-            parent, child = ctx.Pipe()
-            share = rooms[w :: args.client_processes]
-            worker = ctx.Process(target=clients_main, args=(share, child), daemon=True)
-            worker.start()
-            workers.append((worker, parent))
-        for _, pipe in workers:
-            if not pipe.poll(300):
-                raise RuntimeError("clients not ready")
-            ready = pipe.recv()
-            filtered_sockets += ready["filtered_sockets"]
+        # Publishers first: they place the rooms (one at a time, least loaded node first).
+        await asyncio.to_thread(workers.start, pub_seats)
+        await asyncio.gather(
+            *(
+                asyncio.to_thread(workers.start, sub_seats[w :: args.client_processes])
+                for w in range(args.client_processes)
+            )
+        )
         setup_s = time.monotonic() - setup_started
-        await asyncio.sleep(args.warmup)
         pids = [n.process.pid for n in nodes if n.process is not None]
-        worker_pids = [w.pid for w, _ in workers if w.pid is not None]
-        clients_cpu0 = sum(process_cpu(pid) for pid in worker_pids)
-        clients0 = client_marks(workers)
-        start = [mark(n.url, pid) for n, pid in zip(nodes, pids, strict=True)]
-        load_start = os.getloadavg()[0]
-        await asyncio.sleep(args.window)
-        stop = [mark(n.url, pid) for n, pid in zip(nodes, pids, strict=True)]
-        clients1 = client_marks(workers)
-        clients_cpu = sum(process_cpu(pid) for pid in worker_pids) - clients_cpu0
-        load_stop = os.getloadavg()[0]
+        saturated_steps = 0
+        # The same offered load per server process at each step: n processes get n times
+        # the rate, so both configurations cross saturation at about the same step.
+        for rate in (r * processes for r in args.rates):
+            await asyncio.to_thread(workers.ask, ("rate", rate))
+            await asyncio.sleep(args.settle)
+            load_start = os.getloadavg()[0]
+            sent0 = _sum(await asyncio.to_thread(workers.ask, "mark"))
+            cpu0 = workers.cpu()
+            busy0 = machine_busy()
+            start = [mark(n.url, pid) for n, pid in zip(nodes, pids, strict=True)]
+            await asyncio.sleep(args.window)
+            stop = [mark(n.url, pid) for n, pid in zip(nodes, pids, strict=True)]
+            busy1 = machine_busy()
+            cpu1 = workers.cpu()
+            sent1 = _sum(await asyncio.to_thread(workers.ask, "mark"))
+            step = step_result(
+                rate,
+                nodes,
+                start,
+                stop,
+                (sent0, sent1),
+                (cpu0, cpu1),
+                publishers,
+                args.publishers,
+                (load_start, os.getloadavg()[0]),
+                (busy0, busy1),
+            )
+            steps.append(step)
+            print(json.dumps({"processes": processes, **step}), flush=True)
+            saturated_steps += step["all_saturated"]
+            if saturated_steps >= args.saturated_steps:
+                break
     finally:
-        for worker, pipe in workers:
-            with contextlib.suppress(OSError, EOFError, BrokenPipeError):
-                pipe.send("quit")
-                pipe.poll(30) and pipe.recv()
-            worker.join(10)
-            if worker.is_alive():
-                worker.terminate()  # only our own child
-                worker.join(5)
+        workers.stop()
         for node in nodes:
             node.stop()
         await engine.dispose()
 
-    per_process = []
-    for node, a, b in zip(nodes, start, stop, strict=True):
-        wall = b.wall - a.wall
-        cpu = b.cpu - a.cpu
-        forwarded = b.forwarded - a.forwarded
-        per_process.append(
-            {
-                "node": node.node_id.split("-")[0],
-                "rooms": int(b.rooms),
-                "participants": int(b.participants),
-                "received_pps": round((b.received - a.received) / wall, 1),
-                "forwarded_pps": round(forwarded / wall, 1),
-                "cpu_core_share": round(cpu / wall, 3),
-                "forwarded_per_cpu_s": round(forwarded / cpu, 1) if cpu else None,
-            }
-        )
-    wall = statistics.mean(b.wall - a.wall for a, b in zip(start, stop, strict=True))
-    total_cpu = sum(b.cpu - a.cpu for a, b in zip(start, stop, strict=True))
-    total_forwarded = sum(b.forwarded - a.forwarded for a, b in zip(start, stop, strict=True))
-    publishers = args.rooms * args.publishers
-    sent_pps = (clients1["sent"] - clients0["sent"]) / wall  # clip packets, not RTP packets
-    received_pps = sum(b.received - a.received for a, b in zip(start, stop, strict=True)) / wall
-    # Each publisher's packets go to every other participant of its room.
-    fanout = args.publishers - 1 + args.subscribers
+    saturated = [s for s in steps if s["all_saturated"]]
+    peak = max(steps, key=lambda s: s["total_forwarded_pps"]) if saturated else None
     return {
         "processes": processes,
-        "window_s": round(wall, 2),
         "setup_s": round(setup_s, 1),
         "clients": args.rooms * (args.publishers + args.subscribers),
-        "clients_with_kernel_drop": filtered_sockets,
-        "publisher_clip_packets_per_s": round(sent_pps / publishers, 1),
-        "received_rtp_pps_per_publisher": round(received_pps / publishers, 1),
-        "peers_connected_start_stop_of": [
-            clients0["connected"],
-            clients1["connected"],
-            clients1["peers"],
-        ],
-        "total_forwarded_pps": round(total_forwarded / wall, 1),
-        "forwarded_over_received_x_fanout": round(total_forwarded / wall / received_pps / fanout, 3)
-        if received_pps
-        else None,
-        "server_cpu_core_share": round(total_cpu / wall, 3),
-        "forwarded_per_server_cpu_s": round(total_forwarded / total_cpu, 1) if total_cpu else None,
-        "clients_cpu_core_share": round(clients_cpu / wall, 3),
-        "per_process": per_process,
-        "loadavg_1m": [round(load_start, 2), round(load_stop, 2)],
+        "saturated_steps": len(saturated),
+        # the highest forwarding rate of a ramp that reached saturation of every process
+        "capacity_forwarded_pps": None if peak is None else peak["total_forwarded_pps"],
+        "peak_step": None if peak is None else steps.index(peak),
+        "steps": steps,
     }
+
+
+def _sum(replies: list[dict[str, Any]]) -> dict[str, Any]:
+    return {key: sum(r.get(key, 0) for r in replies) for key in replies[0] if key != "bye"}
 
 
 # --------------------------------------------------------------------------- report
@@ -513,54 +748,70 @@ def median(values: list[float]) -> float | None:
     return round(statistics.median(values), 3) if values else None
 
 
-def summarise(runs: list[dict[str, Any]], args: argparse.Namespace) -> dict[str, Any]:
+def _peak(run: dict[str, Any]) -> dict[str, Any] | None:
+    index = run["peak_step"]
+    return None if index is None else dict(run["steps"][index])
+
+
+def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
     one = [r for r in runs if r["processes"] == 1]
     two = [r for r in runs if r["processes"] == 2]
-    pps1 = median([r["total_forwarded_pps"] for r in one])
-    pps2 = median([r["total_forwarded_pps"] for r in two])
-    eff1 = median([r["forwarded_per_server_cpu_s"] for r in one])
-    eff2 = median([r["forwarded_per_server_cpu_s"] for r in two])
-    cpu1 = median([r["server_cpu_core_share"] for r in one])
-    cpu2 = median([r["server_cpu_core_share"] for r in two])
+    pairs = []
+    for a, b in zip(one, two, strict=False):
+        x, y = a["capacity_forwarded_pps"], b["capacity_forwarded_pps"]
+        pairs.append(round(y / x, 3) if x and y else None)
+    valid = [p for p in pairs if p is not None]
+
+    def side(group: list[dict[str, Any]]) -> dict[str, Any]:
+        steps = [s for s in map(_peak, group) if s is not None]
+        per_process = [s["per_process"] for s in steps]
+        return {
+            "capacity_forwarded_pps": median([s["total_forwarded_pps"] for s in steps]),
+            "server_cpu_core_share": median([s["server_cpu_core_share"] for s in steps]),
+            "forwarded_per_server_cpu_s": median([s["forwarded_per_server_cpu_s"] for s in steps]),
+            "per_process_forwarded_pps": [
+                median([p[i]["forwarded_pps"] for p in per_process])
+                for i in range(len(per_process[0]))
+            ]
+            if per_process
+            else [],
+            "per_process_cpu_core_share": [
+                median([p[i]["cpu_core_share"] for p in per_process])
+                for i in range(len(per_process[0]))
+            ]
+            if per_process
+            else [],
+            "per_process_rooms": [p["rooms"] for p in per_process[0]] if per_process else [],
+            "publisher_process_cpu_core_share": median(
+                [s["publisher_process_cpu_core_share"] for s in steps]
+            ),
+            "receiver_processes_cpu_core_share": median(
+                [s["receiver_processes_cpu_core_share"] for s in steps]
+            ),
+            "sent_pps_per_publisher": median([s["sent_pps_per_publisher"] for s in steps]),
+        }
+
+    s1, s2 = side(one), side(two)
+    eff1, eff2 = s1["forwarded_per_server_cpu_s"], s2["forwarded_per_server_cpu_s"]
+    pps1, pps2 = s1["capacity_forwarded_pps"], s2["capacity_forwarded_pps"]
     return {
-        "speedup_2_processes": round(pps2 / pps1, 3) if pps1 and pps2 else None,
+        "speedup_2_processes": median(valid),
         "speedup_definition": (
-            "median total forwarded packets/s with 2 server processes over the median with 1, "
-            "same offered load (rooms), configurations alternated in one run"
+            "median over alternation pairs (1 process, then 2) of capacity with 2 server "
+            "processes over capacity with 1; capacity = the highest total forwarded packets/s "
+            "of a ramp of offered load (equal per process) that went on until every server "
+            f"process was saturated (ingest < {SATURATED_INGEST:.0%} of what its publishers "
+            f"sent, or CPU >= {SATURATED_CPU} core)"
         ),
+        "pairwise_speedups": pairs,
+        "ratio_of_medians": round(pps2 / pps1, 3) if pps1 and pps2 else None,
         "cpu_normalised_ratio_2_over_1": round(eff2 / eff1, 3) if eff1 and eff2 else None,
         "cpu_normalised_definition": (
-            "forwarded packets per server CPU-second (all server processes), 2 over 1: "
-            "1.0 means a second process adds no per-packet overhead"
+            "forwarded packets per server CPU-second (all server processes, saturated steps), "
+            "2 over 1: 1.0 means a second process adds no per-packet overhead"
         ),
-        "one_process": {
-            "total_forwarded_pps": pps1,
-            "server_cpu_core_share": cpu1,
-            "forwarded_per_server_cpu_s": eff1,
-            "rooms": median([r["per_process"][0]["rooms"] for r in one]),
-            "received_rtp_pps_per_publisher": median(
-                [r["received_rtp_pps_per_publisher"] for r in one]
-            ),
-            "clients_cpu_core_share": median([r["clients_cpu_core_share"] for r in one]),
-        },
-        "two_processes": {
-            "total_forwarded_pps": pps2,
-            "server_cpu_core_share": cpu2,
-            "forwarded_per_server_cpu_s": eff2,
-            "per_process_forwarded_pps": [
-                median([r["per_process"][i]["forwarded_pps"] for r in two]) for i in (0, 1)
-            ],
-            "per_process_cpu_core_share": [
-                median([r["per_process"][i]["cpu_core_share"] for r in two]) for i in (0, 1)
-            ],
-            "per_process_rooms": [
-                median([r["per_process"][i]["rooms"] for r in two]) for i in (0, 1)
-            ],
-            "received_rtp_pps_per_publisher": median(
-                [r["received_rtp_pps_per_publisher"] for r in two]
-            ),
-            "clients_cpu_core_share": median([r["clients_cpu_core_share"] for r in two]),
-        },
+        "one_process": s1,
+        "two_processes": s2,
     }
 
 
@@ -569,64 +820,129 @@ def markdown(report: dict[str, Any]) -> str:
     one, two, load = report["one_process"], report["two_processes"], report["load"]
     rows = []
     for n, run in enumerate(report["runs"], 1):
-        per = " + ".join(
-            f"{p['rooms']} rooms: {p['forwarded_pps']:,.0f} pkt/s at {p['cpu_core_share']:.2f} core"
-            for p in run["per_process"]
-        )
-        rows.append(
-            f"| {n} | {run['processes']} | {per} | **{run['total_forwarded_pps']:,.0f}** "
-            f"| {run['server_cpu_core_share']:.2f} | {run['forwarded_per_server_cpu_s']:,.0f} "
-            f"| {run['received_rtp_pps_per_publisher']:.0f} | {run['clients_cpu_core_share']:.2f} "
-            f"| {run['loadavg_1m'][0]:.1f} |"
-        )
+        for step in run["steps"]:
+            per = " + ".join(
+                f"{p['rooms']} rooms: {p['forwarded_pps']:,.0f} at {p['cpu_core_share']:.2f} core, "
+                f"ingest {p['ingest_ratio']:.2f}{' **sat**' if p['saturated'] else ''}"
+                for p in step["per_process"]
+            )
+            total = f"{step['total_forwarded_pps']:,.0f}"
+            rows.append(
+                f"| {n} | {run['processes']} | {step['rate_per_publisher']:g} "
+                f"({step['sent_pps_per_publisher']:,.0f}) | {per} "
+                f"| {'**' + total + '**' if step['all_saturated'] else total} "
+                f"| {step['server_cpu_core_share']:.2f} "
+                f"| {step['publisher_process_cpu_core_share']:.3f} "
+                f"/ {step['receiver_processes_cpu_core_share']:.3f} "
+                f"| {step['other_cores']:.2f} | {step['loadavg_1m'][0]:.1f} |"
+            )
+    runs = report["runs"]
+    per_run = ", ".join(
+        f"{r['processes']}: {r['capacity_forwarded_pps']:,.0f}"
+        if r["capacity_forwarded_pps"]
+        else f"{r['processes']}: not saturated"
+        for r in runs
+    )
+    pairs = " / ".join("—" if p is None else f"{p:.2f}" for p in report["pairwise_speedups"])
     fanout = load["publishers_per_room"] - 1 + load["subscribers_per_room"]
     return "\n".join(
         [
             "## Scale-out: one vs two server processes (Redis placement)",
             "",
             f"{report['date']} · {report['machine']['nproc']} cores, "
-            f"{report['machine']['cpu_model']} · `{report['command']}` · "
-            "raw: `bench/results/scale.json`",
+            f"{report['machine']['cpu_model']} · `{report['command']}` "
+            f"({report['duration_s'] / 60:.1f} min) · raw: `bench/results/scale.json`",
             "",
             f"Each run: real `python -m server.serve` processes on one PostgreSQL and one Redis; "
-            f"{load['rooms']} consultations, each {load['publishers_per_room']} publishers "
-            f"(~1 Mbit/s VP8 + Opus, pre-encoded) and {load['subscribers_per_room']} "
-            f"receive-only participants (each publisher fans out to {fanout}), entering through "
-            "the nodes round-robin and following `room_elsewhere`. Configurations alternate in "
-            "one run; server CPU is psutil on each server pid, packets from its `/metrics`.",
+            f"{load['rooms']} consultations of {load['publishers_per_room']} publisher and "
+            f"{load['subscribers_per_room']} receive-only participants (each published packet is "
+            f"forwarded {fanout} times), entering through the nodes round-robin and following "
+            "`room_elsewhere`. Publishers are lean (`LeanPublisher`): ICE, DTLS and SRTP "
+            "negotiated by aiortc with the server over Socket.IO, then pre-packetised VP8 "
+            "written into the SRTP session (one pack, `protect`, `sendto` per packet) at a rate "
+            "the benchmark sets. "
+            "Receivers drop RTP in the kernel (BPF). The rate per publisher is raised on the same "
+            "rooms (n processes: n times the rate, the same load per process) until every server "
+            f"process is saturated (ingest below {SATURATED_INGEST:.0%} of what its publishers "
+            f"sent, or ≥ {SATURATED_CPU} core) for {load['saturated_steps']} steps; a "
+            "configuration's **capacity** is the highest total forwarded pkt/s of its ramp. "
+            "Configurations alternate 1, 2, 1, 2, … in one run.",
             "",
-            "| run | processes | per process | total forwarded pkt/s | server CPU (cores) "
-            "| forwarded pkt per server CPU-s | ingest pkt/s per publisher (unsaturated ≈ 140) "
-            "| clients CPU (cores) | load avg |",
+            "| run | processes | rate per publisher (sent) pkt/s | per process: forwarded pkt/s "
+            "at CPU, ingest ratio (**sat** = saturated) "
+            "| total forwarded pkt/s (**all saturated**) "
+            "| server CPU (cores) | clients CPU (cores): publishers / receivers "
+            "| other CPU (cores) | load avg |",
             "|---|---|---|---|---|---|---|---|---|",
             *rows,
             "",
-            "| median | 1 process | 2 processes | 2 / 1 |",
+            "| at saturation (medians) | 1 process | 2 processes | 2 / 1 |",
             "|---|---|---|---|",
-            f"| total forwarded pkt/s | {one['total_forwarded_pps']:,.0f} "
-            f"| {two['total_forwarded_pps']:,.0f} | **{report['speedup_2_processes']}** "
-            "(`speedup_2_processes`) |",
-            f"| server CPU (cores) | {one['server_cpu_core_share']:.2f} "
-            f"| {two['server_cpu_core_share']:.2f} | |",
-            f"| forwarded pkt per server CPU-second | {one['forwarded_per_server_cpu_s']:,.0f} "
-            f"| {two['forwarded_per_server_cpu_s']:,.0f} "
+            f"| capacity: peak total forwarded pkt/s | {one['capacity_forwarded_pps'] or 0:,.0f} "
+            f"| {two['capacity_forwarded_pps'] or 0:,.0f} "
+            f"| **{report['speedup_2_processes']}** (`speedup_2_processes`, median of pairs "
+            f"{pairs}) |",
+            f"| server CPU (cores) | {one['server_cpu_core_share'] or 0:.2f} "
+            f"| {two['server_cpu_core_share'] or 0:.2f} | |",
+            "| forwarded pkt per server CPU-second "
+            f"| {one['forwarded_per_server_cpu_s'] or 0:,.0f} "
+            f"| {two['forwarded_per_server_cpu_s'] or 0:,.0f} "
             f"| **{report['cpu_normalised_ratio_2_over_1']}** |",
-            f"| rooms per process | {one['rooms']:g} "
-            f"| {' / '.join(f'{r:g}' for r in two['per_process_rooms'])} | |",
+            f"| rooms per process | {' / '.join(str(r) for r in one['per_process_rooms'])} "
+            f"| {' / '.join(str(r) for r in two['per_process_rooms'])} | |",
+            f"| clients CPU (cores): publishers / receivers "
+            f"| {one['publisher_process_cpu_core_share'] or 0:.3f} / "
+            f"{one['receiver_processes_cpu_core_share'] or 0:.3f} "
+            f"| {two['publisher_process_cpu_core_share'] or 0:.3f} / "
+            f"{two['receiver_processes_cpu_core_share'] or 0:.3f} | |",
+            "",
+            f"Saturated throughput per run: {per_run}. "
+            f"Load average: `{report['uptime_before']}` before, `{report['uptime_after']}` after.",
+            "",
+            "<!-- scale-notes:begin -->",
+            report.get("notes", "").strip(),
+            "<!-- scale-notes:end -->",
         ]
     )
 
 
+def write_benchmarks(section: str) -> None:
+    """Replace the text between the scale markers of BENCHMARKS.md (shared file: only that)."""
+    text = BENCHMARKS.read_text()
+    begin, end = "<!-- scale:begin -->", "<!-- scale:end -->"
+    if begin not in text or end not in text:
+        text = text.rstrip() + f"\n\n{begin}\n{end}\n"
+    head, rest = text.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    BENCHMARKS.write_text(f"{head}{begin}\n{section}\n{end}{tail}")
+
+
+def previous_notes() -> str:
+    """The hand-written notes of the last report, kept across re-runs."""
+    with contextlib.suppress(OSError, ValueError, KeyError):
+        return str(json.loads(RESULTS.read_text())["notes"])
+    return ""
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="one alternation, short window")
+    parser.add_argument("--quick", action="store_true", help="one alternation")
     parser.add_argument("--alternations", type=int, default=3)
-    parser.add_argument("--rooms", type=int, default=8)
-    parser.add_argument("--publishers", type=int, default=2, help="per room (camera + mic)")
-    parser.add_argument("--subscribers", type=int, default=16, help="per room, receive only")
-    parser.add_argument("--client-processes", type=int, default=2)
-    parser.add_argument("--window", type=float)
-    parser.add_argument("--warmup", type=float)
+    parser.add_argument("--rooms", type=int, default=2)
+    parser.add_argument("--publishers", type=int, default=1, help="per room (camera)")
+    parser.add_argument("--subscribers", type=int, default=60, help="per room, receive only")
+    parser.add_argument("--client-processes", type=int, default=2, help="for the receivers")
+    parser.add_argument(
+        "--rates",
+        type=float,
+        nargs="+",
+        default=[600, 700, 800, 920, 1060, 1220, 1400, 1610, 1850],
+        help="RTP packets/s per publisher with one server process (n processes: n times), "
+        "one ramp step each",
+    )
+    parser.add_argument("--saturated-steps", type=int, default=2)
+    parser.add_argument("--window", type=float, default=5.0)
+    parser.add_argument("--settle", type=float, default=2.0)
     parser.add_argument("--processes", type=int, nargs="+", default=[1, 2], help=argparse.SUPPRESS)
     parser.add_argument(
         "--strict-consent",
@@ -637,8 +953,6 @@ def main() -> None:
     args = parser.parse_args()
     if args.quick:
         args.alternations = 1
-    args.window = args.window or (8.0 if args.quick else 12.0)
-    args.warmup = args.warmup or (3.0 if args.quick else 5.0)
 
     sys.path.insert(0, str(ROOT))
     from tests.media.synthetic import make_clips
@@ -648,6 +962,7 @@ def main() -> None:
 
     make_clips(CLIPS, seconds=10.0, gop_s=1.0)  # the same clip as bench.sfu
     load_before = uptime()
+    started = time.monotonic()
     runs: list[dict[str, Any]] = []
     workdir = tempfile.mkdtemp(prefix="bench-scale-")
     with running_redis() as redis_url, running_postgres() as postgres_url:
@@ -656,35 +971,42 @@ def main() -> None:
             for processes in args.processes:
                 run = asyncio.run(run_config(processes, args, template, redis_url, Path(workdir)))
                 runs.append(run)
-                print(json.dumps(run), flush=True)
+                print(json.dumps({k: v for k, v in run.items() if k != "steps"}), flush=True)
     if not os.environ.get("BENCH_SCALE_KEEP"):  # server logs, for a look after a failed run
         shutil.rmtree(workdir, ignore_errors=True)
     flags = (" --quick" if args.quick else f" --alternations {args.alternations}") + (
         f" --rooms {args.rooms} --publishers {args.publishers}"
-        f" --subscribers {args.subscribers} --window {args.window:g}"
-        + (" --strict-consent" if args.strict_consent else "")
+        f" --subscribers {args.subscribers} --rates {' '.join(f'{r:g}' for r in args.rates)}"
+        f" --window {args.window:g}" + (" --strict-consent" if args.strict_consent else "")
     )
     report = {
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "machine": machine(),
-        "command": f".venv/bin/python -m bench.scale{flags}",
+        "command": f"flock /tmp/telessaude-bench.lock .venv/bin/python -m bench.scale{flags}",
+        "duration_s": round(time.monotonic() - started),
         "uptime_before": load_before,
         "uptime_after": uptime(),
         "load": {
             "rooms": args.rooms,
             "publishers_per_room": args.publishers,
             "subscribers_per_room": args.subscribers,
-            "client_processes": args.client_processes,
+            "receiver_client_processes": args.client_processes,
+            "rates_per_publisher": args.rates,
+            "saturated_steps": args.saturated_steps,
             "window_s": args.window,
+            "settle_s": args.settle,
         },
-        **summarise(runs, args),
+        **summarise(runs),
+        "notes": previous_notes(),
         "runs": runs,
     }
     print(json.dumps({k: v for k, v in report.items() if k != "runs"}, indent=2))
-    print(markdown(report))
+    section = markdown(report)
+    print(section)
     if not args.no_write:
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
         RESULTS.write_text(json.dumps(report, indent=2) + "\n")
+        write_benchmarks(section)
 
 
 if __name__ == "__main__":
