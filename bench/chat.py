@@ -348,33 +348,51 @@ def serve_main(argv: list[str]) -> None:
     writes the functions by own time and by cumulative time to that path.
     """
     import cProfile
+    import gc
     import pstats
     import signal
 
     from aiohttp import web
 
     from server.app import create_app
+    from server.gc_policy import freeze_after_startup
     from tests.conftest import make_settings
 
     url, data_dir, port, profile = argv[0], Path(argv[1]), int(argv[2]), argv[3]
     if profile:
         profiler = cProfile.Profile()
+        pauses: dict[int, list[float]] = {0: [], 1: [], 2: []}
+        started: list[float] = [0.0]
+
+        def timed(phase: str, info: dict[str, int]) -> None:
+            if phase == "start":
+                started[0] = time.perf_counter()
+            else:
+                pauses[info["generation"]].append((time.perf_counter() - started[0]) * 1000)
+
+        gc.callbacks.append(timed)
 
         def stop(*_: Any) -> None:
             profiler.disable()
             with open(profile, "w") as out:
+                for generation, ms in pauses.items():
+                    ms.sort()
+                    print(f"gc generation {generation}: {len(ms)} collections, total "
+                          f"{sum(ms):.0f} ms, max {ms[-1] if ms else 0:.1f} ms", file=out)  # fmt: skip
                 for key in ("tottime", "cumulative"):
                     pstats.Stats(profiler, stream=out).sort_stats(key).print_stats(70)
 
-        signal.signal(signal.SIGUSR1, lambda *_: profiler.enable())
+        def start(*_: Any) -> None:
+            for ms in pauses.values():
+                ms.clear()
+            profiler.enable()
+
+        signal.signal(signal.SIGUSR1, start)
         signal.signal(signal.SIGUSR2, stop)
-    web.run_app(
-        create_app(make_settings(url, data_dir)),
-        host="127.0.0.1",
-        port=port,
-        print=None,
-        handle_signals=True,
-    )
+    app = create_app(make_settings(url, data_dir))
+    if os.environ.get("BENCH_CHAT_GC", "freeze") == "freeze":
+        freeze_after_startup(app)  # as server.serve does
+    web.run_app(app, host="127.0.0.1", port=port, print=None, handle_signals=True)
 
 
 def app_process(url: str, data_dir: Path, profile: str) -> Any:

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import uuid
 from enum import StrEnum
+from typing import Protocol
 
 from server.auth.tokens import Caller, CallerKind
-from server.cases.models import Case
 
 
 class CaseRole(StrEnum):
@@ -31,7 +31,18 @@ def is_regulador_of(caller: Caller, nucleo_id: uuid.UUID) -> bool:
     )
 
 
-def case_roles(caller: Caller, case: Case) -> frozenset[CaseRole]:
+class CaseParties(Protocol):
+    """What access depends on: a ``Case``, or the few columns of it the chat's batch reads."""
+
+    @property
+    def solicitante_id(self) -> uuid.UUID: ...
+    @property
+    def nucleo_id(self) -> uuid.UUID: ...
+    @property
+    def specialist_id(self) -> uuid.UUID | None: ...
+
+
+def case_roles(caller: Caller, case: CaseParties) -> frozenset[CaseRole]:
     if caller.kind is not CallerKind.PROFESSIONAL:
         return frozenset()
     roles = set()
@@ -44,5 +55,5 @@ def case_roles(caller: Caller, case: Case) -> frozenset[CaseRole]:
     return frozenset(roles)
 
 
-def can_view_case(caller: Caller, case: Case) -> bool:
+def can_view_case(caller: Caller, case: CaseParties) -> bool:
     return bool(case_roles(caller, case))

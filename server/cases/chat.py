@@ -10,10 +10,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server import chat as chat_store
@@ -24,10 +23,6 @@ from server.cases.access import can_view_case
 from server.cases.models import FINAL_STATUSES, Case
 from server.cases.service import CaseError
 from server.chat import ChatAuthor, ChatMessage, InvalidChatMessageError, StoredMessage
-from server.db.base import utcnow
-from server.db.models import AuditEvent
-
-AUDIT_TABLE = cast(Table, AuditEvent.__table__)
 
 
 def author_of(caller: Caller, display_name: str) -> ChatAuthor:
@@ -89,6 +84,46 @@ class CaseSend:
     ip: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class CaseFacts:
+    """The columns of a case that the chat's rules and audit read (``access.CaseParties``)."""
+
+    id: uuid.UUID
+    status: str
+    nucleo_id: uuid.UUID
+    solicitante_id: uuid.UUID
+    specialist_id: uuid.UUID | None
+    patient_id: uuid.UUID | None
+    consultation_id: uuid.UUID | None
+
+
+_FACT_COLUMNS = (
+    Case.id,
+    Case.status,
+    Case.nucleo_id,
+    Case.solicitante_id,
+    Case.specialist_id,
+    Case.patient_id,
+    Case.consultation_id,
+)
+# PostgreSQL: one array parameter, so one prepared statement whatever the number of cases (an
+# IN list renders a new statement, and a new server-side prepare, for every count).
+_PG_CASE_FACTS = (
+    f"SELECT {', '.join(c.key for c in _FACT_COLUMNS)} FROM {Case.__tablename__} "
+    "WHERE id = ANY($1::uuid[])"
+)
+
+
+async def case_facts(db: AsyncSession, ids: set[uuid.UUID]) -> dict[uuid.UUID, CaseFacts]:
+    """The cases of ``ids`` as they are in this transaction (only the columns chat needs)."""
+    connection = await db.connection()
+    if connection.dialect.name == "postgresql":
+        rows = (await connection.exec_driver_sql(_PG_CASE_FACTS, (list(ids),))).all()
+    else:
+        rows = (await connection.execute(select(*_FACT_COLUMNS).where(Case.id.in_(ids)))).all()
+    return {row[0]: CaseFacts(*row) for row in rows}
+
+
 async def send_many(
     db: AsyncSession, sends: Sequence[CaseSend]
 ) -> list[tuple[StoredMessage, bool] | Exception]:
@@ -97,12 +132,10 @@ async def send_many(
     Each send is authorised on its own against the case as it is in this transaction (so a
     closed case or a removed specialist is seen at once, no cached membership), with one query
     for all the cases and one for all the attachments. A refused send gets its CaseError and
-    the others are still stored; each new message gets its own audit event.
+    the others are still stored; each new message gets its own audit event, written by the
+    same statement as the messages.
     """
-    cases = {
-        case.id: case
-        for case in await db.scalars(select(Case).where(Case.id.in_({s.case_id for s in sends})))
-    }
+    cases = await case_facts(db, {s.case_id for s in sends})
     attachment_ids = {s.attachment_id for s in sends if s.attachment_id is not None}
     attachment_case: dict[uuid.UUID, uuid.UUID] = {}
     if attachment_ids:
@@ -111,7 +144,7 @@ async def send_many(
         )
         attachment_case = {attachment_id: case_id for attachment_id, case_id in rows.all()}
     outcomes: list[tuple[StoredMessage, bool] | Exception | None] = [None] * len(sends)
-    accepted: list[tuple[int, CaseSend, Case, chat_store.NewMessage]] = []
+    accepted: list[tuple[int, chat_store.NewMessage, dict[str, Any]]] = []
     for index, item in enumerate(sends):
         case = cases.get(item.case_id)
         try:
@@ -140,19 +173,13 @@ async def send_many(
         except CaseError as exc:
             outcomes[index] = exc
             continue
-        accepted.append((index, item, case, message))
+        accepted.append((index, message, _audit_entry(item.caller, case, item.ip)))
     if accepted:
-        stored = await chat_store.append_many(db, [message for _, _, _, message in accepted])
-        audit_rows: list[dict[str, Any]] = []
-        now = utcnow()
-        for (index, item, case, _), (row, created) in zip(accepted, stored, strict=True):
-            if created:
-                audit_rows.append(_audit_row(item.caller, row.id, case, item.ip, now))
-            outcomes[index] = (row, created)
-        if audit_rows:
-            # One audit event per new message, as record_audit would write it, in one statement
-            # of the same transaction (the ORM unit of work costs more than the insert).
-            await (await db.connection()).execute(insert(AUDIT_TABLE), audit_rows)
+        stored = await chat_store.append_many(
+            db, [message for _, message, _ in accepted], [audit for _, _, audit in accepted]
+        )
+        for (index, _, _), outcome in zip(accepted, stored, strict=True):
+            outcomes[index] = outcome
     return [outcome for outcome in outcomes if outcome is not None]
 
 
@@ -180,18 +207,15 @@ async def read_up_to(
     return case, position
 
 
-def _audit_row(
-    caller: Caller, message_id: int, case: Case, ip: str | None, at: datetime
-) -> dict[str, Any]:
-    """The columns ``_audit(db, caller, "create", message_id, case, ip)`` would write."""
+def _audit_entry(caller: Caller, case: CaseFacts, ip: str | None) -> dict[str, Any]:
+    """What ``_audit(db, caller, "create", message_id, case, ip)`` would write, but the time
+    and the message id, which the store fills in (``chat_store.AUDIT_COLUMNS``)."""
     actor_kind, actor_id = caller.audit_actor
     return {
-        "at": at,
         "actor_kind": actor_kind,
         "actor_id": actor_id,
         "action": "create",
         "resource_type": "case_message",
-        "resource_id": str(message_id),
         "patient_id": case.patient_id,
         "consultation_id": case.consultation_id,
         "nucleo_id": case.nucleo_id,

@@ -6,14 +6,15 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import case, func, select, tuple_
+from sqlalchemy import Table, case, func, insert, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.chat.models import ChatMessage, ChatReceipt
 from server.db.base import utcnow
+from server.db.models import AuditEvent
 
 MAX_TEXT_CHARS = 4000
 MAX_CLIENT_MSG_ID_CHARS = 64
@@ -142,48 +143,133 @@ async def append(
     ), created
 
 
+AUDIT_COLUMNS = (
+    "actor_kind",
+    "actor_id",
+    "action",
+    "resource_type",
+    "patient_id",
+    "consultation_id",
+    "nucleo_id",
+    "ip",
+    "outcome",
+    "detail",
+)
+"""What a caller gives for the audit event of each new message; ``at`` is the message's time
+and ``resource_id`` its id, filled in by the store."""
+
+_AUDIT_TABLE = cast(Table, AuditEvent.__table__)
+
+_MESSAGE_COLUMNS = (
+    "channel",
+    "author_kind",
+    "author_id",
+    "author_name",
+    "client_msg_id",
+    "text",
+    "attachment_id",
+)
+
+# PostgreSQL: the batch's messages and their audit events in ONE statement whose text does not
+# depend on the batch size (one array per column, unnest'ed), so asyncpg prepares it once per
+# connection. SQLAlchemy's multi-row VALUES renders a new statement for every batch size (a
+# new server-side prepare each time), and a second statement for the audit rows is a second
+# round trip. Ids are assigned in the order of the arrays.
+_PG_APPEND = f"""
+WITH input AS (
+    SELECT * FROM unnest(
+        $1::varchar[], $2::varchar[], $3::varchar[], $4::varchar[], $5::varchar[],
+        $6::text[], $7::varchar[],
+        $8::varchar[], $9::varchar[], $10::varchar[], $11::varchar[], $12::uuid[],
+        $13::uuid[], $14::uuid[], $15::varchar[], $16::varchar[], $17::varchar[]
+    ) AS t({", ".join(_MESSAGE_COLUMNS)}, {", ".join("a_" + c for c in AUDIT_COLUMNS)})
+), new AS (
+    INSERT INTO chat_message ({", ".join(_MESSAGE_COLUMNS)}, created_at)
+    SELECT {", ".join(_MESSAGE_COLUMNS)}, $18::timestamptz FROM input
+    ON CONFLICT (channel, client_msg_id) DO NOTHING
+    RETURNING id, channel, client_msg_id
+), audit AS (
+    INSERT INTO audit_event (at, resource_id, {", ".join(AUDIT_COLUMNS)})
+    SELECT $18::timestamptz, new.id::text, {", ".join("input.a_" + c for c in AUDIT_COLUMNS)}
+    FROM new JOIN input USING (channel, client_msg_id)
+    WHERE input.a_action IS NOT NULL
+)
+SELECT id, channel, client_msg_id FROM new
+"""
+
+
 async def append_many(
-    db: AsyncSession, messages: Sequence[NewMessage]
+    db: AsyncSession,
+    messages: Sequence[NewMessage],
+    audits: Sequence[dict[str, Any]] | None = None,
 ) -> list[tuple[StoredMessage, bool]]:
     """``append`` for many messages in one statement; results in the order given.
 
-    Multi-row ``INSERT … ON CONFLICT DO NOTHING RETURNING``: new rows come back with their
-    ids, so they are not read again; only retries (rows that already existed) are selected. The
-    same (channel, client id) twice in one call is one row: the first is new, the later ones
-    are its retries. Raises InvalidChatMessageError if any message is invalid (check first with
-    ``checked`` to refuse one message without the others).
+    ``audits`` (one per message, keys ``AUDIT_COLUMNS``) are written as audit events of the
+    messages that are new, in the same transaction (a retry writes no second event). New rows
+    come back with their ids, so they are not read again; only retries (rows that already
+    existed) are selected. The same (channel, client id) twice in one call is one row: the
+    first is new, the later ones are its retries. Raises InvalidChatMessageError if any message
+    is invalid (check first with ``checked`` to refuse one message without the others).
     """
     rows = [checked(m) for m in messages]
+    if audits is not None and len(audits) != len(rows):
+        raise ValueError("one audit entry per message")
     now = utcnow()
-    first: dict[tuple[str, str], NewMessage] = {}
-    for m in rows:
-        first.setdefault((m.channel, m.client_msg_id), m)
-    # One statement text whatever the batch size (compiled once, then cached); the driver's
-    # "insertmanyvalues" turns the parameter list into multi-row INSERTs with RETURNING.
-    # Core on the table, not the ORM bulk path: the ORM would add nothing but CPU here.
-    statement = (
-        _insert(db, ChatMessage.__table__)
-        .on_conflict_do_nothing(index_elements=["channel", "client_msg_id"])
-        .returning(ChatMessage.id, ChatMessage.channel, ChatMessage.client_msg_id)
-    )
-    parameters = [
-        {
-            "channel": m.channel,
-            "author_kind": m.author.kind,
-            "author_id": m.author.id,
-            "author_name": m.author.display_name,
-            "client_msg_id": m.client_msg_id,
-            "text": m.text,
-            "attachment_id": m.attachment_id,
-            "created_at": now,
-        }
-        for m in first.values()
-    ]
+    first: dict[tuple[str, str], int] = {}
+    for index, m in enumerate(rows):
+        first.setdefault((m.channel, m.client_msg_id), index)
+    unique = list(first.values())
     connection = await db.connection()
+    if connection.dialect.name == "postgresql":
+        columns: list[list[Any]] = [
+            [rows[i].channel for i in unique],
+            [rows[i].author.kind for i in unique],
+            [rows[i].author.id for i in unique],
+            [rows[i].author.display_name for i in unique],
+            [rows[i].client_msg_id for i in unique],
+            [rows[i].text for i in unique],
+            [rows[i].attachment_id for i in unique],
+        ]
+        for column in AUDIT_COLUMNS:
+            columns.append([None if audits is None else audits[i][column] for i in unique])
+        result = await connection.exec_driver_sql(_PG_APPEND, (*columns, now))
+        inserted = result.all()
+    else:
+        # Core on the table, not the ORM bulk path: the ORM would add nothing but CPU here.
+        statement = (
+            _insert(db, ChatMessage.__table__)
+            .on_conflict_do_nothing(index_elements=["channel", "client_msg_id"])
+            .returning(ChatMessage.id, ChatMessage.channel, ChatMessage.client_msg_id)
+        )
+        parameters = [
+            {
+                "channel": rows[i].channel,
+                "author_kind": rows[i].author.kind,
+                "author_id": rows[i].author.id,
+                "author_name": rows[i].author.display_name,
+                "client_msg_id": rows[i].client_msg_id,
+                "text": rows[i].text,
+                "attachment_id": rows[i].attachment_id,
+                "created_at": now,
+            }
+            for i in unique
+        ]
+        inserted = (await connection.execute(statement, parameters)).all()
+        if audits is not None and inserted:
+            events = [
+                {
+                    **audits[first[(channel, client_msg_id)]],
+                    "at": now,
+                    "resource_id": str(row_id),
+                }
+                for row_id, channel, client_msg_id in inserted
+            ]
+            await connection.execute(insert(_AUDIT_TABLE), events)
     stored: dict[tuple[str, str], StoredMessage] = {}
     created: set[tuple[str, str]] = set()
-    for row_id, channel, client_msg_id in (await connection.execute(statement, parameters)).all():
-        m = first[(channel, client_msg_id)]
+    for row_id, channel, client_msg_id in inserted:
+        m = rows[first[(channel, client_msg_id)]]
         created.add((channel, client_msg_id))
         stored[(channel, client_msg_id)] = StoredMessage(
             row_id,
