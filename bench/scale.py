@@ -213,6 +213,10 @@ class LeanPublisher:
         self._send = send
         return True
 
+    @property
+    def send_errors(self) -> int:
+        return self.errors
+
     def write(self, count: int, abs_send_time: bytes) -> None:
         packets, send = self.packets, self._send
         for _ in range(count):
@@ -227,6 +231,56 @@ class LeanPublisher:
             if self._index == len(packets):
                 self._index, self._lap = 0, self._lap + 1
         self.sent += count
+
+
+class EgressPublisher(LeanPublisher):
+    """The same, through the server's own egress: a `media._aiortc.SenderTap` and its C leg.
+
+    The camera sender is wired exactly as the SFU wires a subscriber's sender; each packet is
+    one `media._fanout.forward` call (header splice, libsrtp protect, sendto in C). The load
+    generator then costs per packet what one forwarded leg costs the server.
+    """
+
+    def __init__(self, sender: Any, transceiver: Any, packets: list[tuple[bytes, int, bool]]):
+        super().__init__(sender, transceiver, packets)
+        from media._aiortc import SenderTap
+
+        self.tap = SenderTap(transceiver)
+        self._legs: tuple[Any, ...] = ()
+
+    def ready(self) -> bool:
+        if self._legs:
+            return True
+        if not self.tap.ready():
+            return False
+        from media._aiortc import negotiated_payload_types
+        from media.subscription import header_template
+
+        template = header_template(self.tap, negotiated_payload_types(self.transceiver)[0], False)
+        self.tap.set_templates(template, template)
+        self.tap.leg.start(0, int.from_bytes(os.urandom(4), "big"))
+        self._legs = (self.tap.leg,)
+        return True
+
+    def write(self, count: int, abs_send_time: bytes) -> None:
+        from media._aiortc import ntp_now
+        from media._fanout import forward
+
+        packets, legs, ntp = self.packets, self._legs, ntp_now()
+        for _ in range(count):
+            payload, offset, marker = packets[self._index]
+            timestamp = (self._lap * self.period + offset) & 0xFFFFFFFF
+            forward(legs, self._seq, timestamp, 0x80 if marker else 0, payload, -1, ntp, 0)
+            self._seq = (self._seq + 1) & 0xFFFF
+            self._index += 1
+            if self._index == len(packets):
+                self._index, self._lap = 0, self._lap + 1
+        self.sent += count
+
+    @property
+    def send_errors(self) -> int:
+        leg = self.tap.leg
+        return int(leg.send_errors + leg.protect_errors)
 
 
 class IdleTrack(MediaStreamTrack):
@@ -283,20 +337,20 @@ class Seat:
     name: str
 
 
-def clients_main(seats: list[Seat], conn: Connection) -> None:
+def clients_main(seats: list[Seat], conn: Connection, egress: str = "c") -> None:
     os.setsid()  # its own scheduler autogroup (see server_pythonpath)
     profile = os.environ.get("BENCH_SCALE_PROFILE")  # a directory: cProfile each client process
     if not profile:
-        asyncio.run(_clients(seats, conn))
+        asyncio.run(_clients(seats, conn, egress))
         return
     import cProfile
 
     with cProfile.Profile() as profiler:
-        asyncio.run(_clients(seats, conn))
+        asyncio.run(_clients(seats, conn, egress))
     profiler.dump_stats(Path(profile) / f"clients-{seats[0].name}-{os.getpid()}.prof")
 
 
-async def _clients(seats: list[Seat], conn: Connection) -> None:
+async def _clients(seats: list[Seat], conn: Connection, egress: str) -> None:
     sys.path.insert(0, str(ROOT))
     # aioice sends one consent check every ~5 s and waits 0.5 s for its answer, without
     # retransmission; 6 misses in a row close the connection. A saturated server answers
@@ -351,7 +405,8 @@ async def _clients(seats: list[Seat], conn: Connection) -> None:
                     and sender.track is camera
                     and not any(p.sender is sender for p in lean)
                 ):
-                    lean.append(LeanPublisher(sender, transceiver, packets))
+                    kind = EgressPublisher if egress == "c" else LeanPublisher
+                    lean.append(kind(sender, transceiver, packets))
             for sock in _ice_sockets(client.pc):
                 # a socket is attached once; sockets of a replaced peer connection are closed
                 if (id(client), sock.fileno()) not in filtered:
@@ -401,7 +456,7 @@ async def _clients(seats: list[Seat], conn: Connection) -> None:
         conn.send(
             {
                 "sent": sum(p.sent for p in lean),
-                "send_errors": sum(p.errors for p in lean),
+                "send_errors": sum(p.send_errors for p in lean),
                 "publishers_ready": sum(p.ready() for p in lean),
                 "connected": sum(c.pc.connectionState == "connected" for c in media),
                 "peers": len(media),
@@ -467,13 +522,16 @@ def mark(url: str, pid: int) -> Mark:
 class Workers:
     """The client processes: publishers in the first, receivers in the others."""
 
-    def __init__(self) -> None:
+    def __init__(self, egress: str) -> None:
         self.ctx = mp.get_context("spawn")
         self.items: list[tuple[Any, Connection]] = []
+        self.egress = egress
 
     def start(self, seats: list[Seat], timeout: float = 300) -> None:
         parent, child = self.ctx.Pipe()
-        worker = self.ctx.Process(target=clients_main, args=(seats, child), daemon=True)
+        worker = self.ctx.Process(
+            target=clients_main, args=(seats, child, self.egress), daemon=True
+        )
         worker.start()
         self.items.append((worker, parent))
         if not parent.poll(timeout):
@@ -632,7 +690,7 @@ async def run_config(
         for i in range(processes)
     ]
     engine = make_engine(database_url)
-    workers = Workers()
+    workers = Workers(args.publisher_egress)
     steps: list[dict[str, Any]] = []
     publishers = args.rooms * args.publishers
     try:
@@ -936,7 +994,7 @@ def main() -> None:
         "--rates",
         type=float,
         nargs="+",
-        default=[600, 700, 800, 920, 1060, 1220, 1400, 1610, 1850],
+        default=[900, 1060, 1220, 1400, 1610, 1850, 2130, 2450, 2820],
         help="RTP packets/s per publisher with one server process (n processes: n times), "
         "one ramp step each",
     )
@@ -948,6 +1006,12 @@ def main() -> None:
         "--strict-consent",
         action="store_true",
         help="servers with aioice's stock consent checks (publishers die at saturation)",
+    )
+    parser.add_argument(
+        "--publisher-egress",
+        choices=["c", "python"],
+        default="c",
+        help="c: the SFU's own C leg (media._fanout) per publisher; python: pack+protect+sendto",
     )
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
@@ -977,7 +1041,9 @@ def main() -> None:
     flags = (" --quick" if args.quick else f" --alternations {args.alternations}") + (
         f" --rooms {args.rooms} --publishers {args.publishers}"
         f" --subscribers {args.subscribers} --rates {' '.join(f'{r:g}' for r in args.rates)}"
-        f" --window {args.window:g}" + (" --strict-consent" if args.strict_consent else "")
+        f" --window {args.window:g}"
+        + (" --publisher-egress python" if args.publisher_egress == "python" else "")
+        + (" --strict-consent" if args.strict_consent else "")
     )
     report = {
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
@@ -995,6 +1061,7 @@ def main() -> None:
             "saturated_steps": args.saturated_steps,
             "window_s": args.window,
             "settle_s": args.settle,
+            "publisher_egress": args.publisher_egress,
         },
         **summarise(runs),
         "notes": previous_notes(),
