@@ -20,11 +20,11 @@ YOUNG_THRESHOLD = 20_000
 "Allocations between young collections (CPython's default is 700)."
 
 
-async def _freeze(_: web.Application) -> None:
+async def _freeze(_app: web.Application) -> None:
     gc.collect()
     gc.freeze()
-    _, middle, old = gc.get_threshold()
-    gc.set_threshold(YOUNG_THRESHOLD, middle, old)
+    _, middle, oldest = gc.get_threshold()
+    gc.set_threshold(YOUNG_THRESHOLD, middle, oldest)
 
 
 def freeze_after_startup(app: web.Application) -> None:

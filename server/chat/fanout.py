@@ -1,27 +1,30 @@
-"""Broadcast a Socket.IO event to a room: encoded once, the same WebSocket frame to everyone.
+"""Socket.IO packets written straight to the WebSocket; room broadcasts encoded once.
 
-``AsyncServer.emit`` encodes the packet once, but then, per recipient, starts a task that goes
-through engine.io's per-socket queue and writer task (a ``wait_for`` with its own task and timer
-per wake-up) to its own ``send()``. At four deliveries per chat message this was the largest
-share of the server's CPU per message. ``Fanout.emit`` builds the bytes of one WebSocket frame
-(server frames are unmasked, so they are identical for every recipient) and hands them to each
-recipient's transport: no task, no queue, one ``write`` each.
+python-engineio sends every packet through a per-socket queue and writer task: ``send`` puts the
+packet in the queue, the writer wakes up (a ``wait_for`` with its own task and timer per
+wake-up) and writes it; ``AsyncServer.emit`` adds a task per recipient on top. A chat message
+costs one ack and four deliveries, and that machinery was the largest share of the server's CPU
+per message. Here:
 
-This reaches into python-engineio in one place, checked by ``Fanout.install`` at start-up (it
-raises if the internals are not what this module expects): the server's websocket driver is
-wrapped so that each engine.io socket on a WebSocket is known with its transport. Everything
-else falls back to the library's own path: a socket still on long-polling (or mid-upgrade) gets
-the event through ``emit(to=sid)``, and a server whose client manager is not the in-process one
-(the Redis manager of a cluster, where the event must reach other processes) uses ``emit`` for
-the whole room.
+- each engine.io socket on a WebSocket gets a ``send`` that, when nothing is waiting in its
+  queue, writes the frame to the transport at once (no task, no queue, no wake-up); otherwise
+  it queues as before, so the packets of a socket always leave in the order they were sent;
+- ``Fanout.emit`` builds the bytes of one WebSocket frame for a room broadcast (server frames
+  are unmasked, so the bytes are the same for every recipient) and writes them to each idle
+  recipient; the others get the same packet through their queue.
 
-Order: a frame is written synchronously, so broadcasts reach each socket in the order they were
-made; the chat makes them in commit order, so a socket sees message ids only grow (catch-up by
-"after the last id seen" relies on it). A frame may overtake a packet still in that socket's
-engine.io queue (an ack, a receipt): clients key messages by id, nothing depends on that order.
+This reaches into python-engineio in one place, ``Fanout.install``, which checks at start-up
+that the internals are what this module expects and raises otherwise: the server's websocket
+driver class is wrapped so that each socket knows its transport, and that socket's ``send`` is
+replaced on the instance. Sockets on long-polling (or mid-upgrade) are left alone, and a server
+whose client manager is not the in-process one (the Redis manager of a cluster, where an event
+must reach other processes) broadcasts with the library's ``emit`` (its deliveries still use
+the direct ``send``).
 
-A recipient that does not read (more than ``MAX_BUFFERED_BYTES`` waiting in its transport) is
-disconnected rather than buffered without bound; it catches up by id when it reconnects.
+A frame written directly bypasses aiohttp's permessage-deflate: an uncompressed message is
+valid on a compressed connection (RFC 7692 §6), only larger. A recipient that does not read
+(more than ``MAX_BUFFERED_BYTES`` waiting in its transport) is disconnected rather than buffered
+without bound; it catches up by message id when it reconnects.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from typing import Any
 
 import socketio
 from engineio import packet as eio_packet
+from engineio.async_socket import AsyncSocket
 from socketio import packet as sio_packet
 
 logger = logging.getLogger(__name__)
@@ -40,6 +44,7 @@ logger = logging.getLogger(__name__)
 MAX_BUFFERED_BYTES = 1 << 20
 
 _TEXT_FIN = 0x81
+_ENGINEIO_SOCKET_NEEDS = ("send", "check_ping_timeout", "_websocket_handler", "close")
 
 
 def websocket_text_frame(payload: bytes) -> bytes:
@@ -54,108 +59,152 @@ def websocket_text_frame(payload: bytes) -> bytes:
     return header + payload
 
 
+class DirectSocket:
+    """One engine.io socket on a WebSocket: writes at once when its queue is idle."""
+
+    def __init__(self, eio_socket: Any, transport: Any, stats: Fanout) -> None:
+        self._socket = eio_socket
+        self._transport = transport
+        self._queued_send: Callable[[Any], Awaitable[None]] = eio_socket.send
+        self._stats = stats
+        self.queued = 0
+        "Packets handed to engine.io's queue and not yet written by its writer task."
+
+    def idle(self) -> bool:
+        """Nothing of this socket waits in (or is being taken out of) engine.io's queue."""
+        eio_socket = self._socket
+        return (
+            self.queued == 0
+            and eio_socket.queue.empty()
+            and eio_socket.upgraded
+            and not eio_socket.upgrading
+            and not eio_socket.closed
+            and not self._transport.is_closing()
+        )
+
+    def write(self, frame: bytes) -> None:
+        if self._transport.get_write_buffer_size() > MAX_BUFFERED_BYTES:
+            logger.warning("a socket stopped reading (over %d bytes waiting): disconnected",
+                           MAX_BUFFERED_BYTES)  # fmt: skip
+            self._transport.abort()
+            return
+        self._transport.write(frame)
+        self._stats.direct += 1
+
+    async def send(self, pkt: Any) -> None:
+        """engine.io's ``AsyncSocket.send``, without the queue when the socket is idle."""
+        if pkt.binary or not self.idle():
+            self.queued += 1
+            self._stats.queued += 1
+            await self._queued_send(pkt)
+            return
+        if not await self._socket.check_ping_timeout():
+            return  # the peer stopped answering pings: engine.io is closing the socket
+        self.write(websocket_text_frame(pkt.encode().encode()))
+
+    def written_by_queue(self) -> None:
+        """engine.io's writer task wrote one packet of the queue."""
+        if self.queued:
+            self.queued -= 1
+
+
 class Fanout:
-    """Room broadcasts for one ``socketio.AsyncServer`` (``install`` once, at start-up)."""
+    """Direct writes and room broadcasts for one ``socketio.AsyncServer`` (``install`` once)."""
 
     def __init__(self, sio: socketio.AsyncServer) -> None:
         self._sio = sio
-        self._transports: dict[str, Any] = {}
-        "engine.io sid → the transport of its WebSocket, while the WebSocket is open."
+        self._sockets: dict[str, DirectSocket] = {}
+        "engine.io sid → its direct writer, while its WebSocket is open."
         self.direct = 0
         "Frames written directly (for tests and metrics)."
-        self.fallback = 0
-        "Deliveries left to the library's path."
+        self.queued = 0
+        "Packets that went through engine.io's queue instead."
 
     @classmethod
     def install(cls, sio: socketio.AsyncServer) -> Fanout:
         fanout = cls(sio)
         eio: Any = sio.eio
         drivers = getattr(eio, "_async", None)
-        if not isinstance(drivers, dict) or not isinstance(getattr(eio, "sockets", None), dict):
+        missing = [name for name in _ENGINEIO_SOCKET_NEEDS if not hasattr(AsyncSocket, name)]
+        if missing or not isinstance(drivers, dict) or not isinstance(eio.sockets, dict):
             raise RuntimeError("python-engineio internals changed: review server/chat/fanout.py")
         base = drivers.get("websocket")
-        if not isinstance(base, type):
+        if not isinstance(base, type) or not hasattr(base, "send"):
             raise RuntimeError("python-engineio has no websocket driver class: review fanout.py")
-        transports = fanout._transports
+        sockets = fanout._sockets
 
         class TrackedWebSocket(base):  # type: ignore[misc,valid-type]
-            """engine.io's aiohttp WebSocket that records the transport of its socket."""
+            """engine.io's aiohttp WebSocket, giving its socket a direct ``send``."""
 
             def __init__(self, handler: Callable[[Any], Awaitable[None]], server: Any) -> None:
                 # engine.io passes its socket's bound ``_websocket_handler``.
                 eio_socket = getattr(handler, "__self__", None)
+                self._direct: DirectSocket | None = None
 
                 async def tracked(ws: Any) -> None:
                     # Called once the WebSocket is prepared (the 101 sent), with ``environ``.
                     request = ws.environ.get("aiohttp.request")
-                    sid = getattr(eio_socket, "sid", None)
-                    if sid is not None and request is not None and request.transport is not None:
-                        transports[sid] = request.transport
+                    transport = None if request is None else request.transport
+                    if not isinstance(eio_socket, AsyncSocket) or transport is None:
+                        await handler(ws)
+                        return
+                    direct = self._direct = DirectSocket(eio_socket, transport, fanout)
+                    sockets[eio_socket.sid] = direct
+                    eio_socket.send = direct.send
                     try:
                         await handler(ws)
                     finally:
-                        if sid is not None:
-                            transports.pop(sid, None)
+                        sockets.pop(eio_socket.sid, None)
 
                 super().__init__(tracked, server)
+
+            async def send(self, message: Any) -> None:
+                # Only engine.io's writer task calls this: a queued packet is going out.
+                await super().send(message)
+                if self._direct is not None:
+                    self._direct.written_by_queue()
 
         eio._async = {**drivers, "websocket": TrackedWebSocket}
         return fanout
 
-    def _direct_transport(self, eio_sid: str) -> Any:
-        transport = self._transports.get(eio_sid)
-        if transport is None or transport.is_closing():
-            return None
-        eio_socket: Any = self._sio.eio.sockets.get(eio_sid)
-        # Upgraded and settled: a socket mid-upgrade still delivers through long-polling.
-        if eio_socket is None or not eio_socket.upgraded or eio_socket.upgrading:
-            return None
-        if eio_socket.closed:
-            return None
-        return transport
+    def frame_text(self, event: str, data: Any, namespace: str) -> str:
+        """The engine.io text ``emit`` would send for this event.
 
-    def frame(self, event: str, data: Any, namespace: str) -> bytes:
-        """The WebSocket frame ``emit`` would send for this event (one encoding for all)."""
-        packet = self._sio.packet_class(sio_packet.EVENT, namespace=namespace, data=[event, data])
-        encoded = packet.encode()
-        if not isinstance(encoded, str):  # binary payloads are not sent this way
-            raise TypeError("fanout events must be JSON (no binary attachments)")
-        return websocket_text_frame(
-            eio_packet.Packet(eio_packet.MESSAGE, encoded).encode().encode()
-        )
+        Written out rather than built with ``packet_class``, whose constructor walks the whole
+        payload looking for bytes (a JSON body has none; ``json.dumps`` refuses bytes anyway):
+        engine.io MESSAGE, socket.io EVENT, namespace, JSON with the library's separators.
+        """
+        json = self._sio.packet_class.json
+        prefix = f"{eio_packet.MESSAGE}{sio_packet.EVENT}"
+        if namespace != "/":
+            prefix += namespace + ","
+        body: str = json.dumps([event, data], separators=(",", ":"))
+        return prefix + body
 
     async def emit(
         self, event: str, data: Any, namespace: str, room: str, skip_sid: str | None = None
-    ) -> int:
-        """Send ``event`` to every socket in ``room`` but ``skip_sid``; return how many got it
-        written directly (the rest went through the library)."""
+    ) -> None:
+        """Send ``event`` to every socket in ``room`` but ``skip_sid``, in the order of calls
+        for each socket."""
         sio = self._sio
         manager = sio.manager
         if type(manager) is not socketio.AsyncManager:
             # A cluster's manager publishes to the other processes: its emit is the only way.
             await sio.emit(event, data, room=room, skip_sid=skip_sid, namespace=namespace)
-            return 0
-        frame = self.frame(event, data, namespace)
-        slow: list[Any] = []
+            return
+        text = self.frame_text(event, data, namespace)
+        frame = websocket_text_frame(text.encode())
         later: list[str] = []
-        direct = 0
         for sid, eio_sid in manager.get_participants(namespace, room):
             if sid == skip_sid:
                 continue
-            transport = self._direct_transport(eio_sid)
-            if transport is None:
-                later.append(sid)
-            elif transport.get_write_buffer_size() > MAX_BUFFERED_BYTES:
-                slow.append(transport)
+            direct = self._sockets.get(eio_sid)
+            if direct is not None and direct.idle():
+                direct.write(frame)
             else:
-                transport.write(frame)
-                direct += 1
-        self.direct += direct
-        for transport in slow:
-            logger.warning("a socket stopped reading (over %d bytes waiting): disconnected",
-                           MAX_BUFFERED_BYTES)  # fmt: skip
-            transport.abort()
-        for sid in later:
-            self.fallback += 1
-            await sio.emit(event, data, to=sid, namespace=namespace)
-        return direct
+                later.append(eio_sid)
+        if later:
+            # engine.io text packet: its text is the socket.io packet after the "4".
+            pkt = eio_packet.Packet(eio_packet.MESSAGE, text[1:])
+            for eio_sid in later:
+                await sio.eio.send_packet(eio_sid, pkt)
