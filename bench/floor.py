@@ -114,7 +114,9 @@ async def sfu_loop(ports: list[int]) -> float:
             protocol=SimpleNamespace(transport=transport), remote_addr=("127.0.0.1", port)
         )
         ice = SimpleNamespace(_connection=SimpleNamespace(_nominated={1: pair}))
-        dtls = SimpleNamespace(_state=State.CONNECTED, _tx_srtp=_session(), transport=ice)
+        dtls = SimpleNamespace(
+            _state=State.CONNECTED, _tx_srtp=_session(), transport=ice, on=lambda *_: None
+        )
         xmap = HeaderExtensionsMap()
         sender = SimpleNamespace(
             _ssrc=leg + 1,

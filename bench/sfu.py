@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime
+import gc
 import json
 import multiprocessing as mp
 import os
@@ -205,6 +206,9 @@ async def _sfu(mode: str, conn: Connection) -> None:
             "system": system,
             "fanout_cpu": FANOUT_CPU[0],
             "wall": time.monotonic(),
+            "gc_gen0": gc.get_stats()[0]["collections"],
+            "gc_gen1": gc.get_stats()[1]["collections"],
+            "gc_gen2": gc.get_stats()[2]["collections"],
             **total,
         }
 
@@ -227,7 +231,9 @@ async def _sfu(mode: str, conn: Connection) -> None:
             import cProfile  # diagnostics: exact call counts in the window
 
             if command == "start":
-                cprofile = cProfile.Profile()
+                # SFU_BENCH_CPROFILE_CPU=1: attribute CPU time (thread_time), not wall time
+                timer = time.thread_time if os.environ.get("SFU_BENCH_CPROFILE_CPU") else None
+                cprofile = cProfile.Profile(timer) if timer else cProfile.Profile()
                 cprofile.enable()
             else:
                 cprofile.disable()
@@ -473,6 +479,7 @@ def run_scenario(
         if latencies
         else None,
         "nacks_received": server.get("nacks_received"),
+        "gc_collections": [server.get(f"gc_gen{g}") for g in range(3)],
         "send_fallbacks": server.get("send_fallbacks"),
         "send_errors": server.get("send_errors"),
         "udp_rcvbuf_errors": rcvbuf_errors,

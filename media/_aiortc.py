@@ -301,6 +301,7 @@ class ReceiverTap:
         self.remb_bps: int | None = None
         self.rembs_sent = 0
         self._remb_sent_ms = -(10**9)
+        self._remb_bytes = 0  # payload bytes of the current frame, not yet fed to REMB
         # the transport looks the handler up on the instance at call time
         receiver._handle_rtp_packet = self._handle_rtp_packet  # type: ignore[method-assign]
         receiver._telessaude_tap = self  # type: ignore[attr-defined]
@@ -318,15 +319,22 @@ class ReceiverTap:
             return
         try:
             estimator = self._estimator
-            if estimator is not None and packet.extensions.abs_send_time is not None:
-                remb = estimator.add(
-                    abs_send_time=packet.extensions.abs_send_time,
-                    arrival_time_ms=arrival_time_ms,
-                    payload_size=len(packet.payload) + packet.padding_size,
-                    ssrc=packet.ssrc,
-                )
-                if remb is not None:
-                    _background(self._send_remb(remb[0], remb[1], arrival_time_ms))
+            abs_send_time = packet.extensions.abs_send_time
+            if estimator is not None and abs_send_time is not None:
+                # The estimator groups packets sent within 5 ms (a frame's burst) anyway;
+                # feeding it once per frame (marker bit) with the frame's size gives it the
+                # same groups at a third of the cost (it was a quarter of ingest CPU).
+                self._remb_bytes += len(packet.payload) + packet.padding_size
+                if packet.marker:
+                    remb = estimator.add(
+                        abs_send_time=abs_send_time,
+                        arrival_time_ms=arrival_time_ms,
+                        payload_size=self._remb_bytes,
+                        ssrc=packet.ssrc,
+                    )
+                    self._remb_bytes = 0
+                    if remb is not None:
+                        _background(self._send_remb(remb[0], remb[1], arrival_time_ms))
             codec = self._codecs.get(packet.payload_type)
             if codec is None:
                 return
@@ -671,9 +679,14 @@ class SenderTap:
         self._dtls = dtls
         session = dtls._tx_srtp
         self.leg.set_srtp(SRTP_PROTECT_ADDRESS, _srtp_address(session), session)
-        self.leg.set_liveness(
-            dtls, _CONNECTED, dtls.transport._connection._nominated, self._repoint
-        )
+        leg = self.leg
+        leg.set_liveness(dtls.transport._connection._nominated, self._repoint)
+        leg.set_connected(True)
+
+        def on_state() -> None:
+            leg.set_connected(dtls._state is _CONNECTED)
+
+        dtls.on("statechange", on_state)
         return True
 
     def set_templates(self, without_level: HeaderTemplate, with_level: HeaderTemplate) -> None:

@@ -12,18 +12,20 @@
  *     splice the first byte (padding bit), marker|PT, sequence number and timestamp (the
  *     leg's constant offsets added), and abs-send-time or the audio level;
  *   - append the payload and the RTP padding;
- *   - keep the plaintext in the leg's 128-slot history ring (aiortc's RTCRtpSender._retransmit
- *     reads it through media._aiortc._History for NACK -> RTX);
+ *   - record the packet in the leg's 128-slot history ring: a reference to the publication's
+ *     payload bytes plus the spliced fields, from which `history()` rebuilds the plaintext on
+ *     a NACK (aiortc's RTCRtpSender._retransmit reads it through media._aiortc._History);
  *   - SRTP-protect in the leg's own buffer through pylibsrtp's libsrtp (the function pointer
  *     and srtp_t come from pylibsrtp's cffi library; we hold the Python Session so it lives);
  *   - sendto() on the ICE pair's UDP socket. A full socket (EAGAIN/ENOBUFS) or an asyncio
  *     write backlog hands the datagram to the asyncio transport (a Python callback) so the
  *     order is kept; any other error (ICMP unreachable...) is counted and the fan-out goes on.
  *
- * Liveness is checked per packet as the Python code did: the DTLS transport must be
- * CONNECTED, the nominated ICE pair must be the one the socket came from (else `repoint` is
+ * Liveness is checked per packet as the Python code did, without touching Python objects
+ * more than needed: the DTLS transport must be CONNECTED (a flag its statechange event
+ * sets), the nominated ICE pair must be the one the socket came from (else `repoint` is
  * called), and the socket object must still own the fd (a closed socket's fd number may
- * already belong to someone else).
+ * already belong to someone else; socket.socket's fd field is read directly).
  *
  * The GIL is held throughout: the work per leg is ~1-2 us and Python objects are touched.
  */
@@ -55,6 +57,25 @@ typedef struct {
     Py_ssize_t var_len; /* 0, 1 or 3 */
 } Template;
 
+/* One history slot: what is needed to rebuild the leg's plaintext packet on a NACK. The
+ * payload is the publication's bytes object, shared by every leg (no copy per leg). */
+typedef struct {
+    PyObject *payload;
+    uint32_t ts;
+    uint32_t abs_send_time;
+    int32_t seq; /* -1: empty */
+    int16_t level;
+    uint8_t marker;
+    uint8_t padding;
+} Entry;
+
+/* The head of CPython's socket.socket object (Modules/socketmodule.h): the fd comes first.
+ * set_socket() checks this against fileno() before relying on it. */
+typedef struct {
+    PyObject_HEAD
+    int sock_fd;
+} SocketHead;
+
 typedef struct {
     PyObject_HEAD
     /* numbering: constant offsets from the publication's numbering to this leg's */
@@ -68,22 +89,19 @@ typedef struct {
     void *srtp;
     PyObject *session; /* the pylibsrtp Session that owns `srtp` */
     /* liveness */
-    PyObject *dtls;      /* RTCDtlsTransport */
-    PyObject *connected; /* aiortc's State.CONNECTED */
+    int connected;       /* DTLS CONNECTED, set from the transport's statechange event */
     PyObject *nominated; /* aioice Connection._nominated (component -> pair) */
     PyObject *repoint;   /* repoint(pair or None): Python re-reads the socket */
     /* socket */
     PyObject *pair;
     PyObject *sock; /* socket.socket that owns fd */
     int fd;
+    int fd_direct; /* the socket object's layout was checked: read its fd field */
     struct sockaddr_storage addr;
     socklen_t addrlen;
     PyObject *fallback; /* fallback(datagram) -> bool still backlogged */
     int backlogged;
-    /* history ring of plaintext packets, allocated at the first start() */
-    uint8_t *ring;
-    int32_t ring_seq[HISTORY_SIZE];
-    uint16_t ring_len[HISTORY_SIZE];
+    Entry ring[HISTORY_SIZE];
     uint8_t buf[MAX_DATAGRAM];
     /* counters (SR and stats) */
     unsigned long long packets;
@@ -95,8 +113,8 @@ typedef struct {
     unsigned long long protect_errors;
 } Leg;
 
-static PyObject *str_state;  /* "_state" */
 static PyObject *str_fileno; /* "fileno" */
+static PyTypeObject *socket_type; /* _socket.socket, the C base of socket.socket */
 static PyObject *one;        /* 1: the RTP component's key in _nominated */
 
 static PyTypeObject LegType;
@@ -111,14 +129,12 @@ static PyObject *Leg_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
     Leg *self = (Leg *)type->tp_alloc(type, 0);
     if (self == NULL) return NULL;
     self->fd = -1;
-    for (int i = 0; i < HISTORY_SIZE; i++) self->ring_seq[i] = -1;
+    for (int i = 0; i < HISTORY_SIZE; i++) self->ring[i].seq = -1;
     return (PyObject *)self;
 }
 
 static int Leg_traverse(Leg *self, visitproc visit, void *arg) {
     Py_VISIT(self->session);
-    Py_VISIT(self->dtls);
-    Py_VISIT(self->connected);
     Py_VISIT(self->nominated);
     Py_VISIT(self->repoint);
     Py_VISIT(self->pair);
@@ -129,8 +145,6 @@ static int Leg_traverse(Leg *self, visitproc visit, void *arg) {
 
 static int Leg_clear(Leg *self) {
     Py_CLEAR(self->session);
-    Py_CLEAR(self->dtls);
-    Py_CLEAR(self->connected);
     Py_CLEAR(self->nominated);
     Py_CLEAR(self->repoint);
     Py_CLEAR(self->pair);
@@ -139,13 +153,17 @@ static int Leg_clear(Leg *self) {
     self->protect = NULL;
     self->srtp = NULL;
     self->fd = -1;
+    self->connected = 0;
+    for (int i = 0; i < HISTORY_SIZE; i++) {
+        Py_CLEAR(self->ring[i].payload);
+        self->ring[i].seq = -1;
+    }
     return 0;
 }
 
 static void Leg_dealloc(Leg *self) {
     PyObject_GC_UnTrack(self);
     Leg_clear(self);
-    PyMem_Free(self->ring);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
@@ -196,10 +214,6 @@ static PyObject *Leg_start(Leg *self, PyObject *args) {
         PyErr_SetString(PyExc_RuntimeError, "set_templates() before start()");
         return NULL;
     }
-    if (self->ring == NULL) {
-        self->ring = PyMem_Malloc((size_t)HISTORY_SIZE * MAX_PLAINTEXT);
-        if (self->ring == NULL) return PyErr_NoMemory();
-    }
     self->seq_offset = (uint16_t)seq_offset;
     self->ts_offset = (uint32_t)ts_offset;
     self->started = 1;
@@ -227,22 +241,24 @@ static PyObject *Leg_set_srtp(Leg *self, PyObject *args) {
 }
 
 static PyObject *Leg_set_liveness(Leg *self, PyObject *args) {
-    PyObject *dtls, *connected, *nominated, *repoint;
-    if (!PyArg_ParseTuple(args, "OOO!O:set_liveness", &dtls, &connected, &PyDict_Type, &nominated,
-                          &repoint))
+    PyObject *nominated, *repoint;
+    if (!PyArg_ParseTuple(args, "O!O:set_liveness", &PyDict_Type, &nominated, &repoint))
         return NULL;
     if (!PyCallable_Check(repoint)) {
         PyErr_SetString(PyExc_TypeError, "repoint must be callable");
         return NULL;
     }
-    Py_INCREF(dtls);
-    Py_XSETREF(self->dtls, dtls);
-    Py_INCREF(connected);
-    Py_XSETREF(self->connected, connected);
     Py_INCREF(nominated);
     Py_XSETREF(self->nominated, nominated);
     Py_INCREF(repoint);
     Py_XSETREF(self->repoint, repoint);
+    Py_RETURN_NONE;
+}
+
+static PyObject *Leg_set_connected(Leg *self, PyObject *arg) {
+    int connected = PyObject_IsTrue(arg);
+    if (connected < 0) return NULL;
+    self->connected = connected;
     Py_RETURN_NONE;
 }
 
@@ -302,70 +318,23 @@ static PyObject *Leg_set_socket(Leg *self, PyObject *args) {
     Py_INCREF(fallback);
     Py_XSETREF(self->fallback, fallback);
     self->fd = (int)fd;
+    /* a socket.socket (or subclass) whose first field holds this fd: read it per packet
+       instead of calling fileno() */
+    self->fd_direct = PyObject_TypeCheck(sock, socket_type) && ((SocketHead *)sock)->sock_fd == fd;
     self->addr = addr;
     self->addrlen = addrlen;
     self->backlogged = 0;
     Py_RETURN_NONE;
 }
 
-/* history(slot) -> (sequence_number, plaintext) or None */
-static PyObject *Leg_history(Leg *self, PyObject *arg) {
-    long slot = PyLong_AsLong(arg);
-    if (slot == -1 && PyErr_Occurred()) return NULL;
-    if (slot < 0 || slot >= HISTORY_SIZE || self->ring == NULL || self->ring_seq[slot] < 0)
-        Py_RETURN_NONE;
-    return Py_BuildValue("(iy#)", (int)self->ring_seq[slot],
-                         (const char *)self->ring + (size_t)slot * MAX_PLAINTEXT,
-                         (Py_ssize_t)self->ring_len[slot]);
-}
-
 /* ------------------------------------------------------------------ forwarding */
 
-/* 1: send on this leg, 0: skip it, -1: Python error set */
-static int leg_live(Leg *self) {
-    if (self->dtls == NULL || self->protect == NULL) return 0;
-    PyObject *state = PyObject_GetAttr(self->dtls, str_state);
-    if (state == NULL) return -1;
-    int connected = state == self->connected;
-    Py_DECREF(state);
-    if (!connected) return 0;
-    PyObject *pair = PyDict_GetItemWithError(self->nominated, one); /* borrowed */
-    if (pair == NULL && PyErr_Occurred()) return -1;
-    if (pair == NULL) pair = Py_None;
-    if (pair != self->pair) {
-        PyObject *r = PyObject_CallOneArg(self->repoint, pair);
-        if (r == NULL) return -1;
-        Py_DECREF(r);
-    }
-    if (self->fd < 0 || self->sock == NULL) return 0;
-    PyObject *fileno = PyObject_CallMethodNoArgs(self->sock, str_fileno);
-    if (fileno == NULL) return -1;
-    long fd = PyLong_AsLong(fileno);
-    Py_DECREF(fileno);
-    if (fd == -1 && PyErr_Occurred()) return -1;
-    return fd == self->fd;
-}
-
-/* hand the datagram to the asyncio transport; 0 or -1 with a Python error set */
-static int leg_fallback(Leg *self, const uint8_t *data, int len) {
-    self->fallbacks++;
-    PyObject *datagram = PyBytes_FromStringAndSize((const char *)data, len);
-    if (datagram == NULL) return -1;
-    PyObject *r = PyObject_CallOneArg(self->fallback, datagram);
-    Py_DECREF(datagram);
-    if (r == NULL) return -1;
-    int still = PyObject_IsTrue(r);
-    Py_DECREF(r);
-    if (still < 0) return -1;
-    self->backlogged = still;
-    return 0;
-}
-
-static void leg_send(Leg *self, uint16_t seq, uint32_t ts, uint8_t marker, const uint8_t *payload,
-                     Py_ssize_t payload_len, int level, uint32_t abs_send_time, int padding,
-                     unsigned long long ntp) {
+/* Write the leg's rewritten plaintext packet into `b`; returns its length. The caller
+ * checked that it fits (template + payload + padding <= MAX_PLAINTEXT). */
+static Py_ssize_t splice(const Leg *self, uint8_t *b, uint16_t seq, uint32_t ts, uint8_t marker,
+                         const uint8_t *payload, Py_ssize_t payload_len, int level,
+                         uint32_t abs_send_time, int padding) {
     const Template *t = &self->tpl[level >= 0];
-    uint8_t *b = self->buf;
     Py_ssize_t n = t->len;
     memcpy(b, t->bytes, (size_t)n);
     b[0] = t->bytes[0] | (padding ? 0x20 : 0);
@@ -390,10 +359,79 @@ static void leg_send(Leg *self, uint16_t seq, uint32_t ts, uint8_t marker, const
         b[n + padding - 1] = (uint8_t)padding;
         n += padding;
     }
-    unsigned slot = seq % HISTORY_SIZE;
-    self->ring_seq[slot] = seq;
-    self->ring_len[slot] = (uint16_t)n;
-    memcpy(self->ring + (size_t)slot * MAX_PLAINTEXT, b, (size_t)n);
+    return n;
+}
+
+/* history(slot) -> (sequence_number, plaintext) or None: the packet rebuilt as it was sent */
+static PyObject *Leg_history(Leg *self, PyObject *arg) {
+    long slot = PyLong_AsLong(arg);
+    if (slot == -1 && PyErr_Occurred()) return NULL;
+    if (slot < 0 || slot >= HISTORY_SIZE || self->ring[slot].seq < 0) Py_RETURN_NONE;
+    const Entry *e = &self->ring[slot];
+    Py_ssize_t payload_len = PyBytes_GET_SIZE(e->payload);
+    if (self->tpl[e->level >= 0].len + payload_len + e->padding > MAX_PLAINTEXT)
+        Py_RETURN_NONE; /* templates cannot change once set; defensive */
+    uint8_t b[MAX_PLAINTEXT];
+    Py_ssize_t n = splice(self, b, (uint16_t)e->seq, e->ts, e->marker,
+                          (const uint8_t *)PyBytes_AS_STRING(e->payload), payload_len, e->level,
+                          e->abs_send_time, e->padding);
+    return Py_BuildValue("(iy#)", (int)e->seq, (const char *)b, n);
+}
+
+/* 1: send on this leg, 0: skip it, -1: Python error set */
+static int leg_live(Leg *self) {
+    if (!self->connected || self->protect == NULL || self->nominated == NULL) return 0;
+    PyObject *pair = PyDict_GetItemWithError(self->nominated, one); /* borrowed */
+    if (pair == NULL && PyErr_Occurred()) return -1;
+    if (pair == NULL) pair = Py_None;
+    if (pair != self->pair) {
+        PyObject *r = PyObject_CallOneArg(self->repoint, pair);
+        if (r == NULL) return -1;
+        Py_DECREF(r);
+    }
+    if (self->fd < 0 || self->sock == NULL) return 0;
+    /* a closed socket.socket sets its fd field to -1; the number may be reused elsewhere */
+    if (self->fd_direct) return ((SocketHead *)self->sock)->sock_fd == self->fd;
+    PyObject *fileno = PyObject_CallMethodNoArgs(self->sock, str_fileno);
+    if (fileno == NULL) return -1;
+    long fd = PyLong_AsLong(fileno);
+    Py_DECREF(fileno);
+    if (fd == -1 && PyErr_Occurred()) return -1;
+    return fd == self->fd;
+}
+
+/* hand the datagram to the asyncio transport; 0 or -1 with a Python error set */
+static int leg_fallback(Leg *self, const uint8_t *data, int len) {
+    self->fallbacks++;
+    PyObject *datagram = PyBytes_FromStringAndSize((const char *)data, len);
+    if (datagram == NULL) return -1;
+    PyObject *r = PyObject_CallOneArg(self->fallback, datagram);
+    Py_DECREF(datagram);
+    if (r == NULL) return -1;
+    int still = PyObject_IsTrue(r);
+    Py_DECREF(r);
+    if (still < 0) return -1;
+    self->backlogged = still;
+    return 0;
+}
+
+static void leg_send(Leg *self, uint16_t seq, uint32_t ts, uint8_t marker, PyObject *payload,
+                     int level, uint32_t abs_send_time, int padding, unsigned long long ntp) {
+    uint8_t *b = self->buf;
+    Py_ssize_t payload_len = PyBytes_GET_SIZE(payload);
+    Py_ssize_t n = splice(self, b, seq, ts, marker, (const uint8_t *)PyBytes_AS_STRING(payload),
+                          payload_len, level, abs_send_time, padding);
+    Entry *e = &self->ring[seq % HISTORY_SIZE];
+    PyObject *old = e->payload;
+    Py_INCREF(payload);
+    e->payload = payload;
+    e->seq = seq;
+    e->ts = ts;
+    e->abs_send_time = abs_send_time;
+    e->level = (int16_t)level;
+    e->marker = marker;
+    e->padding = (uint8_t)padding;
+    Py_XDECREF(old); /* a bytes object: freeing it runs no Python code */
 
     self->packets++;
     self->octets += (unsigned long long)payload_len;
@@ -477,7 +515,6 @@ static PyObject *fanout_forward(PyObject *module, PyObject *const *args, Py_ssiz
             return NULL;
         }
     }
-    const uint8_t *data = (const uint8_t *)PyBytes_AS_STRING(payload);
     uint32_t abs_send_time = (uint32_t)((ntp >> 14) & 0xFFFFFF);
     long sent = 0;
     Py_INCREF(legs); /* a Python callback may drop the caller's tuple */
@@ -491,8 +528,7 @@ static PyObject *fanout_forward(PyObject *module, PyObject *const *args, Py_ssiz
             PyErr_WriteUnraisable((PyObject *)leg);
         } else if (live) {
             leg_send(leg, (uint16_t)(seq + leg->seq_offset), (uint32_t)(ts + leg->ts_offset),
-                     (uint8_t)marker, data, payload_len, (int)level, abs_send_time, (int)padding,
-                     ntp);
+                     (uint8_t)marker, payload, (int)level, abs_send_time, (int)padding, ntp);
             sent++;
         }
         Py_DECREF(leg);
@@ -511,7 +547,9 @@ static PyMethodDef Leg_methods[] = {
     {"set_srtp", (PyCFunction)Leg_set_srtp, METH_VARARGS,
      "set_srtp(srtp_protect_address, srtp_t_address, session)"},
     {"set_liveness", (PyCFunction)Leg_set_liveness, METH_VARARGS,
-     "set_liveness(dtls_transport, connected_state, nominated, repoint)"},
+     "set_liveness(nominated, repoint)"},
+    {"set_connected", (PyCFunction)Leg_set_connected, METH_O,
+     "set_connected(bool): whether the DTLS transport is CONNECTED"},
     {"set_socket", (PyCFunction)Leg_set_socket, METH_VARARGS,
      "set_socket(pair, sock=None, host=None, port=0, fallback=None)"},
     {"history", (PyCFunction)Leg_history, METH_O, "history(slot) -> (seq, plaintext) | None"},
@@ -520,6 +558,7 @@ static PyMethodDef Leg_methods[] = {
 
 static PyMemberDef Leg_members[] = {
     {"started", T_INT, offsetof(Leg, started), READONLY, NULL},
+    {"connected", T_INT, offsetof(Leg, connected), READONLY, NULL},
     {"packets", T_ULONGLONG, offsetof(Leg, packets), READONLY, NULL},
     {"octets", T_ULONGLONG, offsetof(Leg, octets), READONLY, NULL},
     {"rtp_timestamp", T_ULONGLONG, offsetof(Leg, rtp_timestamp), READONLY, NULL},
@@ -559,10 +598,18 @@ static struct PyModuleDef fanout_module = {
 };
 
 PyMODINIT_FUNC PyInit__fanout(void) {
-    str_state = PyUnicode_InternFromString("_state");
     str_fileno = PyUnicode_InternFromString("fileno");
     one = PyLong_FromLong(1);
-    if (str_state == NULL || str_fileno == NULL || one == NULL) return NULL;
+    if (str_fileno == NULL || one == NULL) return NULL;
+    PyObject *socket_module = PyImport_ImportModule("_socket");
+    if (socket_module == NULL) return NULL;
+    socket_type = (PyTypeObject *)PyObject_GetAttrString(socket_module, "socket");
+    Py_DECREF(socket_module);
+    if (socket_type == NULL) return NULL;
+    if (!PyType_Check(socket_type)) {
+        PyErr_SetString(PyExc_ImportError, "_socket.socket is not a type");
+        return NULL;
+    }
     if (PyType_Ready(&LegType) < 0) return NULL;
     PyObject *m = PyModule_Create(&fanout_module);
     if (m == NULL) return NULL;
