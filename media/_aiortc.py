@@ -19,12 +19,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
 from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass
 from typing import Any, Final
 
 import aioice
+import aioice.stun
 import aiortc
 import pylibsrtp
 from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender, RTCRtpTransceiver
@@ -101,6 +103,10 @@ DTLS_INTERNALS: Final = (
 )
 ICE_CONNECTION_INTERNALS: Final = (
     "_nominated",
+    "_query_consent_task",
+    "build_request",
+    "query_consent",
+    "remote_password",
     "_protocols",
     "data_received",
     "get_component_candidates",
@@ -230,6 +236,56 @@ def restrict_host_addresses(pc: RTCPeerConnection, addresses: Iterable[str]) -> 
 
         connection.get_component_candidates = gather  # type: ignore[method-assign]
         connection._telessaude_addresses = wanted  # type: ignore[attr-defined]
+
+
+CONSENT_INTERVAL_S = 5.0
+"Mean time between consent checks (RFC 7675: 4-6 s), as aioice."
+CONSENT_RETRANSMISSIONS = 2
+"Retransmissions of a consent check (0.5, 1 then 2 s apart); aioice sends none."
+CONSENT_TIMEOUT_S = 30.0
+"Consent expires this long after the last answered check (RFC 7675), not after 6 misses."
+
+
+def tolerate_consent_losses(pc: RTCPeerConnection) -> None:
+    """Make every ICE connection of `pc` check consent as browsers do.
+
+    aioice sends one unretransmitted check every ~5 s and closes the connection after 6
+    unanswered ones in a row; a busy process (ours or the peer's) loses a few and drops a
+    healthy publisher about 30 s in. Here each check is retransmitted and consent expires
+    only `CONSENT_TIMEOUT_S` after the last answer. Call before the connection starts
+    (before the first `setRemoteDescription`); idempotent.
+    """
+    for transceiver in pc.getTransceivers():
+        connection = transceiver.receiver.transport.transport.iceGatherer._connection
+        if getattr(connection, "_telessaude_consent", False):
+            continue
+        connection._telessaude_consent = True  # type: ignore[attr-defined]
+
+        async def query_consent(connection: Any = connection) -> None:
+            assert connection.remote_password is not None
+            key = connection.remote_password.encode("utf8")
+            answered = time.monotonic()
+            while True:
+                await asyncio.sleep(CONSENT_INTERVAL_S * (0.8 + 0.4 * random.random()))
+                for pair in list(connection._nominated.values()):
+                    request = connection.build_request(pair, nominate=False)
+                    try:
+                        await pair.protocol.request(
+                            request,
+                            pair.remote_addr,
+                            integrity_key=key,
+                            retransmissions=CONSENT_RETRANSMISSIONS,
+                        )
+                        answered = time.monotonic()
+                    except aioice.stun.TransactionError:
+                        pass
+                if time.monotonic() - answered > CONSENT_TIMEOUT_S:
+                    logger.info("ICE consent expired (%.0f s unanswered)", CONSENT_TIMEOUT_S)
+                    connection._query_consent_task = None
+                    await connection.close()
+                    return
+
+        connection.query_consent = query_consent  # type: ignore[method-assign]
 
 
 # --------------------------------------------------------------------------- negotiated params

@@ -16,7 +16,7 @@ from aiortc import (
 )
 from aiortc import sdp as aiortc_sdp
 
-from ._aiortc import restrict_host_addresses
+from ._aiortc import restrict_host_addresses, tolerate_consent_losses
 from .codecs import pin_codecs, required_mime_type
 from .config import MediaConfig
 from .errors import (
@@ -207,6 +207,7 @@ class Participant:
         pc = self._pc
         if self._config.host_addresses is not None:
             restrict_host_addresses(pc, self._config.host_addresses)
+        tolerate_consent_losses(pc)
         await pc.setLocalDescription(await pc.createOffer())
         local = pc.localDescription
         offer = Offer(sdp=local.sdp, slots=self.slots())

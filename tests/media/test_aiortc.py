@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
+from aiortc import RTCPeerConnection
 
-from media import MediaConfig, RoomRegistry, UnsupportedAiortcError
+from media import MediaConfig, RoomRegistry, UnsupportedAiortcError, _aiortc
 from media._aiortc import (
     RECEIVER_INTERNALS,
     SENDER_INTERNALS,
     InternalsSample,
     _sample,
     ensure_supported_aiortc,
+    restrict_host_addresses,
+    tolerate_consent_losses,
 )
 
 
@@ -45,3 +50,71 @@ async def test_an_unsupported_aiortc_version_is_refused(monkeypatch: pytest.Monk
 
 def test_the_receiver_internals_list_names_the_hooked_handler() -> None:
     assert "_handle_rtp_packet" in RECEIVER_INTERNALS
+
+
+async def _connected_pair(monkeypatch: pytest.MonkeyPatch) -> tuple[RTCPeerConnection, Any]:
+    """Two loopback peer connections; the first checks consent the tolerant way, fast."""
+    monkeypatch.setattr(_aiortc, "CONSENT_INTERVAL_S", 0.1)
+    monkeypatch.setattr(_aiortc, "CONSENT_TIMEOUT_S", 1.2)
+    a, b = RTCPeerConnection(), RTCPeerConnection()
+    a.addTransceiver("audio")
+    restrict_host_addresses(a, ["127.0.0.1"])
+    tolerate_consent_losses(a)
+    await a.setLocalDescription(await a.createOffer())
+    await b.setRemoteDescription(a.localDescription)
+    restrict_host_addresses(b, ["127.0.0.1"])
+    await b.setLocalDescription(await b.createAnswer())
+    await a.setRemoteDescription(b.localDescription)
+    deadline = asyncio.get_running_loop().time() + 10
+    while a.iceConnectionState != "completed" or b.iceConnectionState != "completed":
+        assert asyncio.get_running_loop().time() < deadline, "ICE did not connect"
+        await asyncio.sleep(0.05)
+    return a, b
+
+
+def _ice(pc: RTCPeerConnection) -> Any:
+    return pc.getTransceivers()[0].receiver.transport.transport.iceGatherer._connection
+
+
+async def test_consent_survives_a_peer_that_answers_only_retransmitted_checks(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    a, b = await _connected_pair(monkeypatch)
+    try:
+        peer = _ice(b)
+        answer = peer.request_received
+        seen: set[bytes] = set()
+        dropped = 0
+
+        def lossy(message: Any, addr: Any, protocol: Any) -> None:
+            nonlocal dropped
+            if message.transaction_id not in seen:  # lose every first transmission
+                seen.add(message.transaction_id)
+                dropped += 1
+                return
+            answer(message, addr, protocol)
+
+        peer.request_received = lossy
+        await asyncio.sleep(2.5)  # two consent timeouts; aioice's own check would have closed
+
+        assert dropped >= 3
+        assert a.iceConnectionState == "completed"
+        assert not _ice(a)._query_consent_task.done()
+    finally:
+        await a.close()
+        await b.close()
+
+
+async def test_consent_expires_once_the_peer_stops_answering_for_the_timeout(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    a, b = await _connected_pair(monkeypatch)
+    try:
+        _ice(b).request_received = lambda message, addr, protocol: None  # silent peer
+        deadline = asyncio.get_running_loop().time() + 8
+        while a.iceConnectionState not in ("closed", "failed"):
+            assert asyncio.get_running_loop().time() < deadline, "consent never expired"
+            await asyncio.sleep(0.1)
+    finally:
+        await a.close()
+        await b.close()
