@@ -643,6 +643,11 @@ def step_result(
     sub_cpu = [b - a for a, b in zip(clients_cpu[0][1:], clients_cpu[1][1:], strict=True)]
     machine_cores = (busy[1][0] - busy[0][0]) / wall
     clients = (sum(pub_cpu) + sum(sub_cpu)) / wall
+    # Peers dropped (rooms closed, counters went back): the server collapsed under the load.
+    collapsed = sent[1]["connected"] < sent[1]["peers"] or any(
+        b.forwarded < a.forwarded or b.received < a.received
+        for a, b in zip(start, stop, strict=True)
+    )
     return {
         "rate_per_publisher": rate,
         "window_s": round(wall, 2),
@@ -658,7 +663,8 @@ def step_result(
         # everything else: other jobs on the machine, PostgreSQL, Redis, kernel threads
         "other_cores": round(machine_cores - total_cpu / wall - clients, 3),
         "peers_connected_of": [sent[1]["connected"], sent[1]["peers"]],
-        "all_saturated": all(p["saturated"] for p in per_process),
+        "collapsed": collapsed,
+        "all_saturated": not collapsed and all(p["saturated"] for p in per_process),
         "per_process": per_process,
         "loadavg_1m": [round(load[0], 2), round(load[1], 2)],
     }
@@ -779,6 +785,8 @@ async def run_config(
                 print(json.dumps({"processes": processes, **step}), flush=True)
                 if not step["disturbed"]:
                     break
+            if step["collapsed"]:
+                break  # nothing to measure any more; the notes say at which load
             if step["disturbed"]:
                 continue
             saturated_steps += step["all_saturated"]
@@ -795,7 +803,7 @@ async def run_config(
             node.stop()
         await engine.dispose()
 
-    quiet = [s for s in steps if not s["disturbed"]]
+    quiet = [s for s in steps if not s["disturbed"] and not s["collapsed"]]
     saturated = [s for s in quiet if s["all_saturated"]]
     peak = max(quiet, key=lambda s: s["total_forwarded_pps"]) if saturated else None
     return {
@@ -803,7 +811,8 @@ async def run_config(
         "setup_s": round(setup_s, 1),
         "clients": args.rooms * (args.publishers + args.subscribers),
         "saturated_steps": len(saturated),
-        "disturbed_steps": len(steps) - len(quiet),
+        "disturbed_steps": sum(s["disturbed"] and not s["collapsed"] for s in steps),
+        "collapsed_at_rate": next((s["rate_per_publisher"] for s in steps if s["collapsed"]), None),
         # the highest forwarding rate of a ramp that reached saturation of every process
         "capacity_forwarded_pps": None if peak is None else peak["total_forwarded_pps"],
         "peak_step": None if peak is None else steps.index(peak),
@@ -916,7 +925,12 @@ def markdown(report: dict[str, Any]) -> str:
                 for p in step["per_process"]
             )
             total = f"{step['total_forwarded_pps']:,.0f}"
-            if step.get("disturbed"):
+            if step.get("collapsed"):
+                total = (
+                    f"~~{total}~~ collapsed: {step['peers_connected_of'][0]} of "
+                    f"{step['peers_connected_of'][1]} peers connected"
+                )
+            elif step.get("disturbed"):
                 total = f"~~{total}~~ disturbed"
             elif step["all_saturated"]:
                 total = f"**{total}**"
