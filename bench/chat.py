@@ -220,6 +220,13 @@ class Worker:
         elif now >= self.window_start:
             self.on_time += 1
 
+    @staticmethod
+    async def cpu_over(until: float) -> float:
+        """This process's CPU seconds from now until ``until`` (monotonic)."""
+        before = sum(os.times()[:2])
+        await asyncio.sleep(max(0.0, until - time.monotonic()))
+        return sum(os.times()[:2]) - before
+
     async def send(self, sender: Socket, case_id: str, msg_id: str, measured: bool) -> None:
         sent = time.monotonic()
         if measured:
@@ -298,6 +305,7 @@ class Worker:
             t0 = start + WARMUP_S + 0.5
             self.window_start, self.window_end = t0, t0 + config["seconds"]
             await asyncio.sleep(max(0.0, t0 - time.monotonic()))
+            window_cpu = asyncio.create_task(self.cpu_over(self.window_end))
             await phase("m", t0, self.window_end)
             sent_end = time.monotonic()
             progress(f"window over: {len(self.acked_at)} acked; waiting for deliveries")
@@ -331,6 +339,7 @@ class Worker:
             "latencies": [round(x, 2) for x in self.latencies],
             "ack_latencies": [round(x, 2) for x in self.ack_latencies],
             "cpu_s": sum(os.times()[:2]),
+            "window_cpu_s": await window_cpu,
         }
 
 
@@ -357,10 +366,12 @@ def serve_main(argv: list[str]) -> None:
     from aiohttp import web
 
     from server.app import create_app
+    from server.cases.realtime import CASE_CHAT_WRITER
     from server.gc_policy import freeze_after_startup
     from tests.conftest import make_settings
 
     url, data_dir, port, profile = argv[0], Path(argv[1]), int(argv[2]), argv[3]
+    app = create_app(make_settings(url, data_dir))
     if profile:
         profiler = cProfile.Profile()
         pauses: dict[int, list[float]] = {0: [], 1: [], 2: []}
@@ -376,7 +387,13 @@ def serve_main(argv: list[str]) -> None:
 
         def stop(*_: Any) -> None:
             profiler.disable()
+            now = writer_counts()
+            batches, items, refused, busy = (now[i] - writer_at_start[i] for i in range(4))
             with open(profile, "w") as out:
+                print(f"group commit: {batches:.0f} transactions, {items:.0f} sends "
+                      f"({items / max(batches, 1):.1f} per transaction, "
+                      f"{busy / max(batches, 1) * 1000:.1f} ms each), {refused:.0f} refused",
+                      file=out)  # fmt: skip
                 for generation, ms in pauses.items():
                     ms.sort()
                     longest = ms[-1] if ms else 0.0
@@ -385,14 +402,21 @@ def serve_main(argv: list[str]) -> None:
                 for key in ("tottime", "cumulative"):
                     pstats.Stats(profiler, stream=out).sort_stats(key).print_stats(70)
 
+        writer_at_start = [0.0, 0.0, 0.0, 0.0]
+
+        def writer_counts() -> list[float]:
+            writer = app[CASE_CHAT_WRITER]
+            return [writer.batches, writer.items, writer.refused, writer.busy_s]
+
         def start(*_: Any) -> None:
             for ms in pauses.values():
                 ms.clear()
-            profiler.enable()
+            writer_at_start[:] = writer_counts()
+            if os.environ.get("BENCH_CHAT_CPROFILE", "1") == "1":
+                profiler.enable()
 
         signal.signal(signal.SIGUSR1, start)
         signal.signal(signal.SIGUSR2, stop)
-    app = create_app(make_settings(url, data_dir))
     if os.environ.get("BENCH_CHAT_GC", "freeze") == "freeze":
         freeze_after_startup(app)  # as server.serve does
     web.run_app(app, host="127.0.0.1", port=port, print=None, handle_signals=True)
@@ -556,6 +580,7 @@ async def load(
         "server_cpu_share": round(server_cpu / seconds, 2),
         "postgres_cpu_share": round(pg_cpu / seconds, 2),
         "clients_cpu_s": round(sum(r["cpu_s"] for r in results), 2),
+        "clients_cpu_share": round(sum(r["window_cpu_s"] for r in results) / seconds, 2),
     }
 
 

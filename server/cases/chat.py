@@ -124,6 +124,43 @@ async def case_facts(db: AsyncSession, ids: set[uuid.UUID]) -> dict[uuid.UUID, C
     return {row[0]: CaseFacts(*row) for row in rows}
 
 
+async def attachment_cases(
+    db: AsyncSession, sends: Sequence[CaseSend]
+) -> dict[uuid.UUID, uuid.UUID]:
+    """attachment id → its case, for the attachments the sends refer to (most refer to none)."""
+    attachment_ids = {s.attachment_id for s in sends if s.attachment_id is not None}
+    if not attachment_ids:
+        return {}
+    rows = await db.execute(
+        select(Attachment.id, Attachment.case_id).where(Attachment.id.in_(attachment_ids))
+    )
+    return {attachment_id: case_id for attachment_id, case_id in rows.all()}
+
+
+def decide(
+    item: CaseSend, case: CaseFacts | None, attachment_case: dict[uuid.UUID, uuid.UUID]
+) -> chat_store.NewMessage:
+    """The message to store for ``item`` given its case, or the CaseError that refuses it."""
+    if case is None or not can_view_case(item.caller, case):
+        raise CaseError(404, "not_found", "Caso não encontrado.")
+    if case.status in FINAL_STATUSES:
+        raise CaseError(409, "case_closed", "O caso está encerrado: não aceita novas mensagens.")
+    if item.attachment_id is not None and attachment_case.get(item.attachment_id) != case.id:
+        raise CaseError(422, "attachment_invalid", "O anexo não pertence a este caso.")
+    try:
+        return chat_store.checked(
+            chat_store.NewMessage(
+                chat_store.case_channel(case.id),
+                author_of(item.caller, item.author_name),
+                item.client_msg_id,
+                item.text,
+                None if item.attachment_id is None else str(item.attachment_id),
+            )
+        )
+    except InvalidChatMessageError as exc:
+        raise CaseError(422, exc.code, str(exc)) from exc
+
+
 async def send_many(
     db: AsyncSession, sends: Sequence[CaseSend]
 ) -> list[tuple[StoredMessage, bool] | Exception]:
@@ -133,47 +170,21 @@ async def send_many(
     closed case or a removed specialist is seen at once, no cached membership), with one query
     for all the cases and one for all the attachments. A refused send gets its CaseError and
     the others are still stored; each new message gets its own audit event, written by the
-    same statement as the messages.
+    same statement as the messages. (On PostgreSQL the writer uses ``server.cases.chat_batch``.)
     """
     cases = await case_facts(db, {s.case_id for s in sends})
-    attachment_ids = {s.attachment_id for s in sends if s.attachment_id is not None}
-    attachment_case: dict[uuid.UUID, uuid.UUID] = {}
-    if attachment_ids:
-        rows = await db.execute(
-            select(Attachment.id, Attachment.case_id).where(Attachment.id.in_(attachment_ids))
-        )
-        attachment_case = {attachment_id: case_id for attachment_id, case_id in rows.all()}
+    attachment_case = await attachment_cases(db, sends)
     outcomes: list[tuple[StoredMessage, bool] | Exception | None] = [None] * len(sends)
     accepted: list[tuple[int, chat_store.NewMessage, dict[str, Any]]] = []
     for index, item in enumerate(sends):
         case = cases.get(item.case_id)
         try:
-            if case is None or not can_view_case(item.caller, case):
-                raise CaseError(404, "not_found", "Caso não encontrado.")
-            if case.status in FINAL_STATUSES:
-                raise CaseError(
-                    409, "case_closed", "O caso está encerrado: não aceita novas mensagens."
-                )
-            if item.attachment_id is not None and (
-                attachment_case.get(item.attachment_id) != case.id
-            ):
-                raise CaseError(422, "attachment_invalid", "O anexo não pertence a este caso.")
-            try:
-                message = chat_store.checked(
-                    chat_store.NewMessage(
-                        chat_store.case_channel(case.id),
-                        author_of(item.caller, item.author_name),
-                        item.client_msg_id,
-                        item.text,
-                        None if item.attachment_id is None else str(item.attachment_id),
-                    )
-                )
-            except InvalidChatMessageError as exc:
-                raise CaseError(422, exc.code, str(exc)) from exc
+            message = decide(item, case, attachment_case)
         except CaseError as exc:
             outcomes[index] = exc
             continue
-        accepted.append((index, message, _audit_entry(item.caller, case, item.ip)))
+        assert case is not None
+        accepted.append((index, message, audit_entry(item.caller, case, item.ip)))
     if accepted:
         stored = await chat_store.append_many(
             db, [message for _, message, _ in accepted], [audit for _, _, audit in accepted]
@@ -207,7 +218,7 @@ async def read_up_to(
     return case, position
 
 
-def _audit_entry(caller: Caller, case: CaseFacts, ip: str | None) -> dict[str, Any]:
+def audit_entry(caller: Caller, case: CaseFacts, ip: str | None) -> dict[str, Any]:
     """What ``_audit(db, caller, "create", message_id, case, ip)`` would write, but the time
     and the message id, which the store fills in (``chat_store.AUDIT_COLUMNS``)."""
     actor_kind, actor_id = caller.audit_actor

@@ -27,16 +27,19 @@ import socketio
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server.auth.tokens import Caller, CallerKind, InvalidTokenError
 from server.cases import chat as case_chat
+from server.cases.chat_batch import CaseChatBatch
 from server.cases.notifications import NAMESPACE, case_room, user_room
 from server.cases.service import CaseError
 from server.chat import MAX_CLIENT_MSG_ID_CHARS, MAX_TEXT_CHARS, StoredMessage
 from server.chat.batch import GroupCommit, WriterStoppedError
 from server.chat.fanout import Fanout
+from server.db.engine import make_sessions
 from server.db.models import Professional
-from server.keys import DB_SESSIONS, SIO, TOKENS
+from server.keys import DB_ENGINE, DB_SESSIONS, SIO, TOKENS
 
 logger = logging.getLogger(__name__)
 
@@ -254,11 +257,25 @@ def overloaded() -> CaseError:
 
 
 def setup_chat_writer(app: web.Application, max_pending: int = MAX_PENDING_SENDS) -> None:
-    """One writer per app; at shutdown it finishes the batch in flight before the pool closes."""
+    """One writer per app; at shutdown it finishes the batch in flight before the pool closes.
+
+    On PostgreSQL the writer's sessions are in autocommit: each batch is one statement that
+    commits on its own (``server.cases.chat_batch``); elsewhere a batch is one transaction.
+    """
+    made: list[async_sessionmaker[AsyncSession]] = []
+
+    def sessions() -> async_sessionmaker[AsyncSession]:
+        if not made:
+            engine = app[DB_ENGINE]
+            if engine.dialect.name == "postgresql":
+                made.append(make_sessions(engine.execution_options(isolation_level="AUTOCOMMIT")))
+            else:
+                made.append(app[DB_SESSIONS])
+        return made[0]
+
     writer = CaseChatWriter(
-        lambda: app[DB_SESSIONS], case_chat.send_many, max_pending=max_pending,
-        overloaded=overloaded,
-    )  # fmt: skip
+        sessions, CaseChatBatch().flush, max_pending=max_pending, overloaded=overloaded
+    )
     app[CASE_CHAT_WRITER] = writer
 
     async def drain(_: web.Application) -> AsyncIterator[None]:

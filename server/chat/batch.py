@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
 
@@ -79,6 +80,8 @@ class GroupCommit(Generic[T, R]):
         self.items = 0
         self.refused = 0
         "Items refused by admission control."
+        self.busy_s = 0.0
+        "Wall time spent in transactions (busy_s / batches: how long one takes)."
 
     @property
     def pending(self) -> int:
@@ -111,7 +114,9 @@ class GroupCommit(Generic[T, R]):
         while self._pending:
             batch = self._pending[: self._max_batch]
             del self._pending[: self._max_batch]
+            started = time.perf_counter()
             await self._write(batch)
+            self.busy_s += time.perf_counter() - started
 
     async def _write(self, batch: list[tuple[T, asyncio.Future[R]]]) -> None:
         items = [item for item, _ in batch]

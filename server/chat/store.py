@@ -284,14 +284,7 @@ async def append_many(
         )
     retried = [key for key in first if key not in created]
     if retried:
-        existing = await connection.execute(
-            select(*_COLUMNS).where(
-                tuple_(ChatMessage.channel, ChatMessage.client_msg_id).in_(retried)
-            )
-        )
-        for row in existing.all():
-            message = StoredMessage(*row)
-            stored[(message.channel, message.client_msg_id)] = message
+        stored.update(await existing(db, retried))
     results: list[tuple[StoredMessage, bool]] = []
     for m in rows:
         key = (m.channel, m.client_msg_id)
@@ -300,6 +293,20 @@ async def append_many(
         created.discard(key)
         results.append((stored[key], is_new))
     return results
+
+
+async def existing(
+    db: AsyncSession, keys: Sequence[tuple[str, str]]
+) -> dict[tuple[str, str], StoredMessage]:
+    """The stored messages of these (channel, client id) pairs (a retry's first write)."""
+    if not keys:
+        return {}
+    connection = await db.connection()
+    rows = await connection.execute(
+        select(*_COLUMNS).where(tuple_(ChatMessage.channel, ChatMessage.client_msg_id).in_(keys))
+    )
+    found = (StoredMessage(*row) for row in rows.all())
+    return {(m.channel, m.client_msg_id): m for m in found}
 
 
 async def history(
