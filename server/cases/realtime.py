@@ -27,7 +27,12 @@ import socketio
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 
 from server.auth.tokens import Caller, CallerKind, InvalidTokenError
 from server.cases import chat as case_chat
@@ -39,7 +44,7 @@ from server.chat.batch import GroupCommit, WriterStoppedError
 from server.chat.fanout import Fanout
 from server.db.engine import make_sessions
 from server.db.models import Professional
-from server.keys import DB_ENGINE, DB_SESSIONS, SIO, TOKENS
+from server.keys import DB_ENGINE, DB_SESSIONS, SETTINGS, SIO, TOKENS
 
 logger = logging.getLogger(__name__)
 
@@ -259,16 +264,26 @@ def overloaded() -> CaseError:
 def setup_chat_writer(app: web.Application, max_pending: int = MAX_PENDING_SENDS) -> None:
     """One writer per app; at shutdown it finishes the batch in flight before the pool closes.
 
-    On PostgreSQL the writer's sessions are in autocommit: each batch is one statement that
-    commits on its own (``server.cases.chat_batch``); elsewhere a batch is one transaction.
+    On PostgreSQL the writer has a connection of its own in autocommit: each batch is one
+    statement that commits on its own (``server.cases.chat_batch``), and no pre-ping: a
+    connection the server dropped fails that batch (``db_unavailable``, the clients retry) and
+    is replaced for the next one. That keeps a batch at one round trip. Elsewhere (SQLite) a
+    batch is one transaction on the app's sessions.
     """
     made: list[async_sessionmaker[AsyncSession]] = []
+    engines: list[AsyncEngine] = []
 
     def sessions() -> async_sessionmaker[AsyncSession]:
         if not made:
-            engine = app[DB_ENGINE]
-            if engine.dialect.name == "postgresql":
-                made.append(make_sessions(engine.execution_options(isolation_level="AUTOCOMMIT")))
+            if app[DB_ENGINE].dialect.name == "postgresql":
+                engine = create_async_engine(
+                    app[SETTINGS].effective_database_url,
+                    isolation_level="AUTOCOMMIT",
+                    pool_size=1,
+                    max_overflow=1,
+                )
+                engines.append(engine)
+                made.append(make_sessions(engine))
             else:
                 made.append(app[DB_SESSIONS])
         return made[0]
@@ -281,6 +296,8 @@ def setup_chat_writer(app: web.Application, max_pending: int = MAX_PENDING_SENDS
     async def drain(_: web.Application) -> AsyncIterator[None]:
         yield
         await writer.drain()
+        for engine in engines:
+            await engine.dispose()
 
     app.cleanup_ctx.append(drain)
 
