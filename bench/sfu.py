@@ -238,6 +238,12 @@ async def _sfu(mode: str, conn: Connection) -> None:
             else:
                 cprofile.disable()
                 cprofile.dump_stats(os.environ["SFU_BENCH_CPROFILE"])
+        if command == "start" and os.environ.get("SFU_BENCH_MUTE"):
+            # diagnostics: what the connections cost with no media forwarded (RTCP, STUN,
+            # timers), by dropping every received packet at the publication
+            for room in registry.rooms.values():
+                for publication in room.publications:
+                    publication.muted = True
         marks[command] = await counters()
         if command == "stop" and profiler is not None:
             profiler.stop()

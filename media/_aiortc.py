@@ -18,6 +18,7 @@ exists; `RoomRegistry` calls it at start-up so an aiortc upgrade fails loudly, n
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
@@ -467,6 +468,38 @@ def _background(coroutine: Coroutine[Any, Any, None]) -> None:
     task.add_done_callback(_pending.discard)
 
 
+def run_eagerly(coroutine: Coroutine[Any, Any, None]) -> None:
+    """Run `coroutine` now, up to its first real suspension (then finish it in a task).
+
+    aiortc's RTCP handlers are coroutines that almost never suspend (their sends end in a
+    synchronous `transport.sendto`); running them inline saves a queue hop and a task
+    wake-up per packet. An exception is logged: it must not stop the receive path.
+    """
+    try:
+        yielded = coroutine.send(None)
+    except StopIteration:
+        return
+    except Exception:
+        logger.exception("RTCP handling failed")
+        return
+    _background(_resume(coroutine, yielded))
+
+
+async def _resume(coroutine: Coroutine[Any, Any, None], yielded: Any) -> None:
+    """Drive a coroutine that suspended outside a task, the way a task would."""
+    while True:
+        if yielded is None:
+            await asyncio.sleep(0)
+        else:
+            # the coroutine awaits this future and reads its outcome itself when resumed
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await yielded
+        try:
+            yielded = coroutine.send(None)
+        except StopIteration:
+            return
+
+
 def ntp_ms() -> int:
     """aiortc's `clock.current_ms()` (milliseconds since 1900), without going through datetime."""
     return int((time.time() + _NTP_EPOCH_OFFSET) * 1000)
@@ -479,8 +512,9 @@ class FastIngest:
     ValueError), queues the datagram, the DTLS transport's task wakes up, demuxes, unprotects,
     parses and awaits the receiver's handler. Here an RTP datagram (first byte 128..191, which
     is never STUN nor DTLS, RFC 7983) is unprotected, parsed, routed and handed to the
-    receiver's `ReceiverTap.handle` at once. STUN (consent, checks), DTLS, RTCP and anything
-    arriving before SRTP keys exist keep the stock path.
+    receiver's `ReceiverTap.handle` at once; an RTCP one is unprotected and aiortc's RTCP
+    handling runs inline (`run_eagerly`). STUN (consent, checks), DTLS and anything arriving
+    before SRTP keys exist keep the stock path.
     """
 
     __slots__ = ("dtls", "handled")
@@ -527,9 +561,9 @@ class FastIngest:
             protocol._telessaude_ingest = self  # type: ignore[attr-defined]
 
     def take(self, data: bytes) -> bool:
-        """Handle `data` if it is SRTP for a tapped receiver; False hands it to the stock path."""
-        if not data or not 127 < data[0] < 192 or (len(data) >= 2 and 191 < data[1] < 209):
-            return False  # STUN, DTLS, RTCP (rare, stock path)
+        """Handle `data` if it is SRTP or SRTCP; False hands it to the stock path."""
+        if not data or not 127 < data[0] < 192:
+            return False  # STUN or DTLS
         dtls = self.dtls
         srtp = dtls._rx_srtp
         if srtp is None or dtls._state is not _CONNECTED:
@@ -537,6 +571,13 @@ class FastIngest:
         arrival_time_ms = ntp_ms()
         dtls._RTCDtlsTransport__rx_bytes += len(data)  # type: ignore[attr-defined]
         dtls._RTCDtlsTransport__rx_packets += 1  # type: ignore[attr-defined]
+        if len(data) >= 2 and 191 < data[1] < 209:  # RTCP (RFC 5761)
+            try:
+                report = srtp.unprotect_rtcp(data)
+            except pylibsrtp.Error:
+                return True
+            run_eagerly(dtls._handle_rtcp_data(report))
+            return True
         try:
             packet = RtpPacket.parse(srtp.unprotect(data), dtls._rtp_header_extensions_map)
         except (pylibsrtp.Error, ValueError):

@@ -17,6 +17,7 @@ from media._aiortc import (
     _sample,
     ensure_supported_aiortc,
     restrict_host_addresses,
+    run_eagerly,
     tolerate_consent_losses,
 )
 
@@ -118,3 +119,27 @@ async def test_consent_expires_once_the_peer_stops_answering_for_the_timeout(
     finally:
         await a.close()
         await b.close()
+
+
+async def test_rtcp_handling_runs_inline_and_finishes_in_a_task_if_it_suspends() -> None:
+    steps: list[str] = []
+    later: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+
+    async def quick() -> None:
+        steps.append("quick")
+
+    async def suspends() -> None:
+        steps.append("before")
+        steps.append(await later)
+
+    async def fails() -> None:
+        raise RuntimeError("a broken handler")
+
+    run_eagerly(quick())
+    run_eagerly(suspends())
+    run_eagerly(fails())  # logged, not raised: the receive path goes on
+    assert steps == ["quick", "before"]
+    later.set_result("after")
+    for _ in range(3):
+        await asyncio.sleep(0)
+    assert steps == ["quick", "before", "after"]
