@@ -71,7 +71,8 @@ class GroupCommit(Generic[T, R]):
         self._sessions = sessions
         self._flush = flush
         self._max_batch = max_batch
-        self._max_pending = max_pending
+        self.max_pending = max_pending
+        "Items that may wait for a transaction before new ones are refused (adjustable)."
         self._overloaded = overloaded
         self._pending: list[tuple[T, asyncio.Future[R]]] = []
         self._runner: asyncio.Task[None] | None = None
@@ -94,7 +95,7 @@ class GroupCommit(Generic[T, R]):
         Raises ``overloaded()`` at once, with nothing queued, when ``max_pending`` items
         already wait.
         """
-        if len(self._pending) >= self._max_pending:
+        if len(self._pending) >= self.max_pending:
             self.refused += 1
             raise self._overloaded()
         future: asyncio.Future[R] = asyncio.get_running_loop().create_future()

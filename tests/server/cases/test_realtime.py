@@ -6,6 +6,7 @@ import pytest
 import socketio
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from server.cases.realtime import CASE_CHAT_WRITER, OVERLOADED_MESSAGE
 from server.chat import ChatMessage
 from tests.server.cases.sockets import connect, until
 from tests.server.cases.world import make_world, open_case
@@ -105,3 +106,26 @@ async def test_a_socket_without_a_valid_token_is_refused(client: TestClientT) ->
             wait_timeout=5,
         )
     await sio.disconnect()
+
+
+async def test_an_overloaded_server_answers_a_send_at_once_and_the_same_id_goes_through_later(
+    client: TestClientT, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    world = await make_world(sessions)
+    case = await open_case(client, world)
+    sender = await connect(client, world.solicitante)
+    writer = client.app[CASE_CHAT_WRITER]
+    payload = {"case_id": case["id"], "client_msg_id": "cheio-1", "text": "Segue o exame."}
+    try:
+        writer.max_pending = 0  # every send finds the queue over its bound
+        refused = await sender.call("send", payload)
+        assert refused["ok"] is False
+        assert refused["error"] == {"code": "overloaded", "message": OVERLOADED_MESSAGE}
+        assert "sobrecarregado" in refused["error"]["message"]
+        assert await count_rows(sessions, ChatMessage) == 0
+        writer.max_pending = 512
+        retried = await sender.call("send", payload)  # the client's retry, same id
+    finally:
+        await sender.close()
+    assert retried["ok"] is True and retried["created"] is True
+    assert await count_rows(sessions, ChatMessage) == 1

@@ -10,7 +10,14 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from server.chat import ChatAuthor, ChatMessage, NewMessage, append_many, case_channel
+from server.chat import (
+    ChatAuthor,
+    ChatMessage,
+    NewMessage,
+    StoredMessage,
+    append_many,
+    case_channel,
+)
 from server.chat.batch import Flush, GroupCommit
 from server.db.engine import make_engine, make_sessions
 
@@ -38,7 +45,7 @@ async def count(db_sessions: async_sessionmaker[AsyncSession]) -> int:
         return int(await db.scalar(select(func.count()).select_from(ChatMessage)) or 0)
 
 
-Stored = tuple[ChatMessage, bool]
+Stored = tuple[StoredMessage, bool]
 
 
 def store_messages(refuse: set[str] | None = None) -> Flush[NewMessage, Stored]:
@@ -140,3 +147,38 @@ async def test_a_lone_send_is_written_at_once_without_waiting_for_company(
     assert created and message.id > 0
     await writer.drain()
     assert writer.batches == 1
+
+
+async def test_above_its_bound_a_submit_is_refused_at_once_and_nothing_of_it_is_stored(
+    db_sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    release = asyncio.Event()
+    store = store_messages()
+
+    async def slow_flush(db: AsyncSession, items: Sequence[NewMessage]) -> list[Stored | Exception]:
+        await release.wait()  # the database is slow: everything else queues behind this batch
+        return list(await store(db, items))
+
+    writer: GroupCommit[NewMessage, Stored] = GroupCommit(
+        lambda: db_sessions, slow_flush, max_pending=3, overloaded=lambda: Refused("cheio")
+    )
+    channel = case_channel(uuid.uuid4())
+    first = asyncio.create_task(writer.submit(NewMessage(channel, ANA, "in-flight", "oi")))
+    await asyncio.sleep(0.05)  # the first batch (one item) is now in its transaction
+    waiting = [
+        asyncio.create_task(writer.submit(NewMessage(channel, ANA, f"w{n}", "oi")))
+        for n in range(3)
+    ]
+    await asyncio.sleep(0)
+    assert writer.pending == 3
+    with pytest.raises(Refused):  # at once: no transaction had to finish first
+        await asyncio.wait_for(writer.submit(NewMessage(channel, ANA, "extra", "oi")), 0.5)
+    assert writer.refused == 1
+    release.set()
+    await asyncio.gather(first, *waiting)
+    async with db_sessions() as db:
+        stored = set((await db.scalars(select(ChatMessage.client_msg_id))).all())
+    assert stored == {"in-flight", "w0", "w1", "w2"}
+    # Once the queue is short again the same message goes through (the client's retry).
+    message, created = await writer.submit(NewMessage(channel, ANA, "extra", "oi"))
+    assert created and message.client_msg_id == "extra"
