@@ -18,6 +18,7 @@ from aiohttp import web
 
 from server.app import create_app
 from server.db.migrate import upgrade
+from server.gc_policy import freeze_after_startup
 from server.logging import configure_logging
 from server.settings import Settings
 
@@ -34,8 +35,10 @@ def serve(settings: Settings, *, migrate: bool = False, log_level: str = "INFO")
     if settings.tls_cert and settings.tls_key:
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(settings.tls_cert, settings.tls_key)
+    app = create_app(settings)
+    freeze_after_startup(app)  # full GC pauses were the chat's p99 (server/gc_policy.py)
     web.run_app(
-        create_app(settings),
+        app,
         host=settings.host,
         port=settings.port,
         ssl_context=context,

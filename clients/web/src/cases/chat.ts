@@ -28,7 +28,7 @@ interface Pending {
 }
 
 /** Failures worth retrying by themselves: the message may go through a moment later. */
-const TRANSIENT = new Set(["db_unavailable", "timeout"]);
+const TRANSIENT = new Set(["db_unavailable", "timeout", "overloaded"]);
 const MAX_RETRY_DELAY_MS = 30_000;
 
 const ACK_TIMEOUT_MS = 8000;
