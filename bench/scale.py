@@ -967,10 +967,18 @@ def markdown(report: dict[str, Any]) -> str:
             f"{load['rooms']} consultations of {load['publishers_per_room']} publisher and "
             f"{load['subscribers_per_room']} receive-only participants (each published packet is "
             f"forwarded {fanout} times), entering through the nodes round-robin and following "
-            "`room_elsewhere`. Publishers are lean (`LeanPublisher`): ICE, DTLS and SRTP "
-            "negotiated by aiortc with the server over Socket.IO, then pre-packetised VP8 "
-            "written into the SRTP session (one pack, `protect`, `sendto` per packet) at a rate "
-            "the benchmark sets. "
+            "`room_elsewhere`. Publishers are lean: ICE, DTLS and SRTP negotiated by aiortc with "
+            "the server over Socket.IO, then pre-packetised VP8 written into the SRTP session at "
+            "a rate the benchmark sets, "
+            + (
+                "each packet through the SFU's own C leg (`EgressPublisher`: one "
+                "`media._fanout.forward` = header splice, libsrtp protect, sendto). "
+                if load.get("publisher_egress", "c") == "c"
+                else "one pack, `protect`, `sendto` per packet in Python (`LeanPublisher`). "
+            )
+            + "Servers' aioice consent: "
+            + load.get("servers_consent", "tolerant")
+            + ". "
             "Receivers drop RTP in the kernel (BPF). The rate per publisher is raised on the same "
             "rooms (n processes: n times the rate, the same load per process) until every server "
             f"process is saturated (ingest below {SATURATED_INGEST:.0%} of what its publishers "
