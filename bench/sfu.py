@@ -544,8 +544,11 @@ def main() -> None:
         "--report-only", action="store_true", help="rewrite BENCHMARKS.md from sfu.json"
     )
     args = parser.parse_args()
-    if args.report_only:
-        update_benchmarks_md(json.loads(RESULTS.read_text()))
+    if args.report_only:  # with the current NOTES (written after looking at the run)
+        summary = json.loads(RESULTS.read_text())
+        summary["notes"] = NOTES
+        RESULTS.write_text(json.dumps(summary, indent=2) + "\n")
+        update_benchmarks_md(summary)
         return
     if args.quick:
         args.repeats, args.window = 1, 5.0
@@ -587,6 +590,12 @@ def main() -> None:
         for r in range(args.repeats):
             profile = args.profile if (n == max(args.fanout) and r == 0) else None
             record(scenario(f"fanout_{n}", "forward", fanout(n), n, warmup, profile))
+    # the connections alone: 1 -> N with every received packet dropped at the publication
+    # (ingest, RTCP, STUN, timers of N subscriber connections; nothing forwarded)
+    os.environ["SFU_BENCH_MUTE"] = "1"
+    top = max(args.fanout)
+    record(scenario(f"fanout_{top}_muted", "forward", fanout(top), top, warmup))
+    del os.environ["SFU_BENCH_MUTE"]
     for n in args.baseline:
         record(scenario(f"relay_{n}", "relay", fanout(n), n, warmup + 2))
     for _ in range(args.repeats):
@@ -598,8 +607,12 @@ def main() -> None:
     def of(name: str) -> list[dict[str, Any]]:
         return [r for r in runs if r["scenario"] == name]
 
-    top = max(args.fanout)
     fan = of(f"fanout_{top}")
+    muted = median_of(of(f"fanout_{top}_muted"), "sfu_cpu_per_s")
+    fan_cpu = median_of(fan, "sfu_cpu_per_s")
+    forwarded_per_s = median_of(
+        [{"x": r["forwarded_packets"] / r["window_s"]} for r in fan if r["window_s"]], "x"
+    )
     ingest = of("fanout_0")
     baseline = [r for r in runs if r["mode"] == "relay"]
     rooms = of(f"rooms_1to1_{args.rooms}")
@@ -617,6 +630,12 @@ def main() -> None:
         "baseline_n": baseline[-1]["n"] if baseline else None,
         "ingest_cpu_s_per_s_per_stream": median_of(ingest, "sfu_cpu_per_s"),
         "ingest_us_per_received_packet": median_of(ingest, "us_per_received_packet"),
+        "connections_cpu_s_per_s": muted,
+        "us_per_forwarded_packet_beyond_connections": round(
+            1e6 * (fan_cpu - muted) / forwarded_per_s, 2
+        )
+        if fan_cpu and muted and forwarded_per_s
+        else None,
         "p50_added_latency_ms": median_of(fan, "p50_latency_ms"),
         "p99_added_latency_ms": median_of(fan, "p99_latency_ms"),
         "loss_ratio": median_of(fan, "loss_ratio"),
@@ -711,8 +730,12 @@ def render_markdown(summary: dict[str, Any]) -> str:
         " | baseline |",
         f"| per-leg floor in this run: rewrite + SRTP protect + sendto, one session per leg "
         f"| {_fmt(summary.get('floor_us_per_packet'), ' µs')} | |",
-        f"| the SFU's per-leg code on the same harness (Subscription.send → SenderTap.write) "
+        f"| the SFU's per-leg code on the same harness (the C fan-out, `media._fanout.forward`) "
         f"| {_fmt(summary.get('sfu_leg_us_per_packet'), ' µs')} | |",
+        f"| the {n} subscriber connections with nothing forwarded (ingest, RTCP, STUN, timers) "
+        f"| {_fmt(summary.get('connections_cpu_s_per_s'), ' CPU-s/s')} | |",
+        f"| CPU per forwarded packet beyond that (the forwarding itself) "
+        f"| {_fmt(summary.get('us_per_forwarded_packet_beyond_connections'), ' µs')} | |",
         f"| ingest of one published 1 Mbit/s VP8 stream, no subscriber "
         f"| {_fmt(summary['ingest_cpu_s_per_s_per_stream'], ' CPU-s/s')} "
         f"({_fmt(summary['ingest_us_per_received_packet'], ' µs')} per received packet, "
