@@ -113,7 +113,10 @@ async def sfu_loop(ports: list[int]) -> float:
         pair = SimpleNamespace(
             protocol=SimpleNamespace(transport=transport), remote_addr=("127.0.0.1", port)
         )
-        ice = SimpleNamespace(_connection=SimpleNamespace(_nominated={1: pair}))
+        connection = SimpleNamespace(
+            _nominated={1: pair}, _protocols=[], data_received=lambda *_: None
+        )
+        ice = SimpleNamespace(_connection=connection)
         dtls = SimpleNamespace(
             _state=State.CONNECTED, _tx_srtp=_session(), transport=ice, on=lambda *_: None
         )

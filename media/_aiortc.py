@@ -784,6 +784,8 @@ class SenderTap:
             leg.set_connected(dtls._state is _CONNECTED)
 
         dtls.on("statechange", on_state)
+        # the subscriber's RTCP (RR, NACK, PLI) arrives here: take it off the stock path too
+        FastIngest.install(dtls)
         return True
 
     def set_templates(self, without_level: HeaderTemplate, with_level: HeaderTemplate) -> None:
