@@ -1,7 +1,8 @@
 """Case chat throughput and latency on PostgreSQL: N sockets across M cases on /cases.
 
     .venv/bin/python -m bench.chat [--sockets 500] [--cases 100] [--seconds 10]
-                                   [--rate 1000 2000 3000] [--workers 2] [--profile DIR]
+                                   [--rate 1000 2000 4000] [--repeat 3] [--workers 2]
+                                   [--profile DIR]
 
 A throwaway PostgreSQL cluster and the real app (``server.app.create_app`` under
 ``web.run_app``, one process, the start-up heap frozen out of the GC as ``server.serve`` does)
@@ -21,7 +22,8 @@ Loads, one run each, on the same server, fresh client processes each time:
   the latency is what a user sees at that load. Above capacity the server's admission control
   answers the excess at once with ``overloaded`` (counted as refused, nothing stored) instead
   of queueing it. The headline ``messages_per_s``/``p50_ms``/``p99_ms`` are from the run at
-  2,000/s (the target), and ``target_met`` says whether it met the target.
+  2,000/s (the target; with ``--repeat N``, N runs and the one of median p99), and
+  ``target_met`` says whether it met the target (``target_runs_met``: each run's verdict).
 
 A message counts when acked (committed). Latency is send → ``message`` event on each of the
 4 other sockets of the case (the sender gets the ack, not the event), measured in the process
@@ -41,6 +43,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import platform
@@ -355,6 +358,9 @@ class Worker:
 
 
 def worker_main() -> None:
+    # The load generator's own GC pauses (its tables of send times grow by ~100k entries a run)
+    # would be counted as the server's latency; a process this short-lived can skip them.
+    gc.disable()
     config = json.loads(sys.stdin.readline())
     result = asyncio.run(Worker(config).run())
     print(json.dumps(result), flush=True)
@@ -608,6 +614,7 @@ async def run(
     rates: list[float],
     workers: int,
     profile: str = "",
+    repeat: int = 1,
 ) -> dict[str, Any]:
     from tests.support.postgres import running_postgres
 
@@ -629,19 +636,30 @@ async def run(
             )  # fmt: skip
             open_loops = []
             for rate in sorted(rates) if not profile else []:
-                await asyncio.sleep(3)
-                open_loops.append(await load(app.url, url, server, plan, workers, rate, seconds))
+                # The target rate's tail is what the shared machine moves most: run it again.
+                for round_ in range(repeat if rate == TARGET_PER_S else 1):
+                    await asyncio.sleep(3)
+                    figures = await load(app.url, url, server, plan, workers, rate, seconds)
+                    open_loops.append({**figures, "round": round_ + 1})
         finally:
             app.stop()
-    at_target = [r for r in open_loops if r["offered_per_s"] == TARGET_PER_S]
-    open_loop = at_target[0] if at_target else (open_loops[-1] if open_loops else closed_loop)
+    # With --repeat, the headline is the target-rate run of median p99 (its figures as measured).
+    at_target = sorted(
+        (r for r in open_loops if r["offered_per_s"] == TARGET_PER_S),
+        key=lambda r: float("inf") if r["p99_ms"] is None else r["p99_ms"],
+    )
+    if at_target:
+        open_loop = at_target[(len(at_target) - 1) // 2]
+    else:
+        open_loop = open_loops[-1] if open_loops else closed_loop
     return {
         "benchmark": "case chat over Socket.IO /cases, PostgreSQL",
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": f"{platform.machine()}, {psutil.cpu_count()} cores, Python "
         f"{platform.python_version()}",
         "command": f".venv/bin/python -m bench.chat --sockets {sockets} --cases {cases} "
-        f"--seconds {seconds:g} --rate {' '.join(f'{r:g}' for r in rates)} --workers {workers}",
+        f"--seconds {seconds:g} --rate {' '.join(f'{r:g}' for r in rates)} --workers {workers}"
+        f" --repeat {repeat}",
         "load_average_before": [round(x, 2) for x in load_before],
         "sockets": sockets,
         "cases": cases,
@@ -649,6 +667,10 @@ async def run(
         "client_processes": workers,
         # The headline figures: the open-loop run at the target rate (else the highest).
         "headline_offered_per_s": open_loop["offered_per_s"],
+        "headline_round": open_loop.get("round"),
+        "target_runs_met": [
+            target_met(r) for r in open_loops if r["offered_per_s"] == TARGET_PER_S
+        ],
         "messages_per_s": open_loop["messages_per_s"],
         "p50_ms": open_loop["p50_ms"],
         "p99_ms": open_loop["p99_ms"],
@@ -681,6 +703,8 @@ def write_table(result: dict[str, Any]) -> None:
     for r in [result["closed_loop"], *result["open_loops"]]:
         offered = r["offered_per_s"]
         label = f"open loop, {offered:g}/s offered" if offered else "closed loop (100 in flight)"
+        if offered == TARGET_PER_S and len(result["target_runs_met"]) > 1:
+            label += f", round {r['round']}"
         refused = r["error_codes"].get("overloaded", 0)
         rows.append(
             f"| {label} | {r['messages_per_s']} | {r['deliveries_per_s']} | {r['p50_ms']} ms | "
@@ -691,11 +715,13 @@ def write_table(result: dict[str, Any]) -> None:
             f"{r['errors'] - refused} |"
         )
     headline = result["headline_offered_per_s"]
+    met = result["target_runs_met"]
     verdict = (
-        f"**Target {'met' if result['target_met'] else 'not met'}** in this run (open loop at "
-        f"{headline:g}/s offered: {result['messages_per_s']} messages/s committed, p99 "
-        f"{result['p99_ms']} ms)."
-        if headline
+        f"**Target {'met' if result['target_met'] else 'not met'}** by the median run at "
+        f"{headline:g}/s offered (round {result['headline_round']}: "
+        f"{result['messages_per_s']} messages/s committed, p99 {result['p99_ms']} ms); met in "
+        f"{sum(met)} of {len(met)} runs at that rate."
+        if headline == TARGET_PER_S
         else "No open-loop run at the target rate in this run."
     )
     table = "\n".join(
@@ -752,6 +778,9 @@ def main() -> None:
         "--rate", type=float, nargs="+", default=[2000.0], help="open-loop messages/s (each)"
     )
     parser.add_argument("--workers", type=int, default=2, help="client processes")
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="runs at the target rate (headline: median p99)"
+    )
     parser.add_argument("--no-write", action="store_true")
     parser.add_argument(
         "--profile",
@@ -767,7 +796,15 @@ def main() -> None:
         args.profile = str(Path(args.profile).resolve())
         args.no_write = True
     result = asyncio.run(
-        run(args.sockets, args.cases, args.seconds, args.rate, args.workers, args.profile)
+        run(
+            args.sockets,
+            args.cases,
+            args.seconds,
+            args.rate,
+            args.workers,
+            args.profile,
+            args.repeat,
+        )
     )
     print(json.dumps(result, indent=2, ensure_ascii=False))
     if not args.no_write:
