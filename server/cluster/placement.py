@@ -289,7 +289,7 @@ class RedisPlacement:
                 self._pins[room] = now
             elif now - pinned_at > self._settings.pin_grace_s:
                 # Placed here but nobody came (or the room closed): free it for the others.
-                del self._pins[room]
+                self._pins.pop(room, None)  # the heartbeat thread may have dropped it
                 await self._delete(keys=[self._room_key(room)], args=[self._id])
 
     async def _repin(self, room: str) -> None:
