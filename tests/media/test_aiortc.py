@@ -143,3 +143,19 @@ async def test_rtcp_handling_runs_inline_and_finishes_in_a_task_if_it_suspends()
     for _ in range(3):
         await asyncio.sleep(0)
     assert steps == ["quick", "before", "after"]
+
+
+async def test_a_missing_c_extension_fails_loudly_and_says_how_to_build_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(_aiortc, "FANOUT_IMPORT_ERROR", ImportError("No module named _fanout"))
+    with pytest.raises(UnsupportedAiortcError, match="scripts/setup"):
+        ensure_supported_aiortc()
+
+
+async def test_a_pylibsrtp_with_another_trailer_size_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(_aiortc, "SRTP_MAX_TRAILER_LEN", 16)
+    with pytest.raises(UnsupportedAiortcError, match="SRTP_MAX_TRAILER_LEN"):
+        ensure_supported_aiortc()
