@@ -376,9 +376,7 @@ def serve_main(argv: list[str]) -> None:
     writes the functions by own time and by cumulative time to that path.
     """
     import cProfile
-    import gc
     import pstats
-    import signal
 
     from aiohttp import web
 
@@ -490,6 +488,7 @@ async def load(
     rate: float,
     seconds: float,
     perf: str = "",
+    round_: int = 1,
 ) -> dict[str, Any]:
     """One load run with fresh client processes; returns its figures.
 
@@ -516,7 +515,7 @@ async def load(
             # Ids must differ between runs: a repeated client_msg_id is a retry (acked, not
             # broadcast again), which is what made the first version of this bench count ~20 %
             # of deliveries as missing.
-            "run": f"o{rate:g}-" if rate > 0 else "c-",
+            "run": (f"o{rate:g}r{round_}-" if rate > 0 else "c-"),
             "seconds": seconds,
         }
         proc.stdin.write(json.dumps(config) + "\n")
@@ -639,7 +638,9 @@ async def run(
                 # The target rate's tail is what the shared machine moves most: run it again.
                 for round_ in range(repeat if rate == TARGET_PER_S else 1):
                     await asyncio.sleep(3)
-                    figures = await load(app.url, url, server, plan, workers, rate, seconds)
+                    figures = await load(
+                        app.url, url, server, plan, workers, rate, seconds, "", round_ + 1
+                    )
                     open_loops.append({**figures, "round": round_ + 1})
         finally:
             app.stop()
