@@ -358,3 +358,46 @@ async def test_sender_reports_read_the_counters_of_the_leg_through_the_sender() 
         receiver.close()
     finally:
         await pc.close()
+
+
+async def test_the_lean_sender_report_is_the_one_aiortc_would_build() -> None:
+    from aiortc.rtp import RtcpSenderInfo, RtcpSrPacket
+
+    pc = RTCPeerConnection()
+    try:
+        tap = SenderTap(pc.addTransceiver("audio", direction="sendonly"))
+        tap.set_templates(
+            (bytes((0x80, 111)) + bytes(10), 0, 0), (bytes((0x80, 111)) + bytes(10), 0, 0)
+        )
+        key = os.urandom(30)
+        tx = Session(Policy(key=key, ssrc_type=Policy.SSRC_ANY_OUTBOUND))
+        tap.leg.set_srtp(SRTP_PROTECT_ADDRESS, _srtp_address(tx), tx)
+        receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        receiver.bind(("127.0.0.1", 0))
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.setblocking(False)
+        port = receiver.getsockname()[1]
+        leg = tap.leg
+        leg.set_liveness(
+            {1: "pair"}, lambda p: leg.set_socket(p, sock, "127.0.0.1", port, lambda d: False)
+        )
+        leg.set_connected(True)
+        leg.start(7, 0xFFFFFF00)
+        for i in range(3):
+            assert forward((leg,), i, 960 * i, 0, bytes(20 + i), -1, NTP + i, 0) == 1
+        sock.close()
+        receiver.close()
+        sender = tap.sender
+        expected = RtcpSrPacket(
+            ssrc=sender._ssrc,
+            sender_info=RtcpSenderInfo(
+                ntp_timestamp=sender._RTCRtpSender__ntp_timestamp,  # type: ignore[attr-defined]
+                rtp_timestamp=sender._RTCRtpSender__rtp_timestamp,  # type: ignore[attr-defined]
+                packet_count=sender._RTCRtpSender__packet_count,  # type: ignore[attr-defined]
+                octet_count=sender._RTCRtpSender__octet_count,  # type: ignore[attr-defined]
+            ),
+        )
+        assert expected.sender_info.packet_count == 3
+        assert tap.sender_report() == bytes(expected)
+    finally:
+        await pc.close()
