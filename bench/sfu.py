@@ -660,45 +660,54 @@ NOTES = [
     "header from its template, records the packet in the leg's 128-slot history (a reference "
     "to the shared payload; the plaintext is rebuilt on a NACK for aiortc's RTX), protects it "
     "with libsrtp through pylibsrtp's own cffi library and `sendto`s it on the ICE socket. "
-    "SR counters are read from the leg by the sender (`ForwardingSender`). Ingest skips "
-    "aioice's queue and the DTLS task: SRTP/SRTCP is handled inline from the socket callback "
-    "(`FastIngest`), and aiortc's REMB estimator is fed once per frame. Before: 23.9 µs per "
-    "forwarded packet, 26 rooms per core, 127 µs ingest per received packet.",
+    "SR counters are read from the leg by the sender (`ForwardingSender`), and the legs' "
+    "sender reports are built with `struct` (video every ~1 s, audio ~5 s, as libwebrtc). "
+    "Ingest skips aioice's queue and the DTLS task: SRTP/SRTCP is handled inline from the "
+    "socket callback (`FastIngest`), and aiortc's REMB estimator is fed once per frame. "
+    "Before (quiet machine, load < 0.6): 23.9 µs per forwarded packet, 26 rooms per core, "
+    "127 µs ingest per received packet.",
+    "**Run-to-run spread**: on these 2-core VMs a quiet machine gives *higher* figures than a "
+    "moderately busy one (idle vCPUs are woken per packet burst, caches are colder). This "
+    "run (load 0.03–0.65): 19.4 µs per forwarded packet, 32 rooms per core. A full run of "
+    "nearly the same code 15 minutes earlier at load 0.6–1.7: 14.8 µs, 39.4 rooms per core; "
+    "another at load 1.5–3.1: 15.7 µs, 33 rooms; a short run at load ≈ 1: 16.1 µs, 43.5 rooms. "
+    "A/B in one locked run (quiet, 1 → 48, alternating): aiortc's own SR loop 18.1 / 18.3 µs, "
+    "the lean SR 17.6 / 17.0 µs. Compare like with like (load average per run below).",
     "**Where the CPU goes now** (1 → 48): the muted run (same 48 subscriber connections, "
-    "every received packet dropped at the publication) costs 0.050 CPU-s/s against 0.079 "
-    "when forwarding, so of the 14.8 µs per forwarded packet ≈ 5.4 µs is the forwarding "
-    "itself (the C loop: SRTP ≈ 1.5, the kernel's loopback `sendto` most of the rest), "
-    "≈ 2.5 µs is ingest and ≈ 7 µs is what 48 aiortc/aioice connections cost with nothing "
-    "forwarded: ≈ 0.8 ms of Python per connection per second (aiortc's per-sender RTCP loop "
-    "sending SR + SDES about once a second, receiver reports from each subscriber, ICE "
-    "consent checks both ways, and the event-loop wake-ups for all of it). perf on the SFU "
-    "process (cpu-clock, 1 → 48): libpython 43 %, kernel 38 % (UDP sendto, epoll, "
-    "wake-ups), libsrtp + OpenSSL 11 %, the C fan-out's own code 1.7 %. cProfile (CPU time) "
-    "of the muted run: ingest 24 %, SR loop 15 %, RTCP in 14 %, STUN 18 %, event loop 14 %.",
+    "every received packet dropped at the publication) costs ≈ 0.047 CPU-s/s, so ≈ 0.034 "
+    "CPU-s/s (≈ 0.7 ms of Python per connection per second, ≈ 6–7 µs per forwarded packet) "
+    "is what 48 aiortc/aioice connections cost with nothing forwarded: aiortc's RTCP "
+    "receiver reports from each subscriber, ICE consent checks both ways (STUN object model, "
+    "HMAC, CRC), sender reports, and the event-loop wake-ups for all of it; ingest is ≈ 2.5 µs "
+    "per forwarded packet; the forwarding itself (the C loop: libsrtp ≈ 1.5 µs, the kernel's "
+    "loopback `sendto`, which also delivers into the receiver's socket, most of the rest) "
+    "is 5.4–10.7 µs depending on the run. perf on the SFU process (cpu-clock, 1 → 48): "
+    "libpython 43 %, kernel 38 % (UDP sendto, epoll, wake-ups), libsrtp + OpenSSL 11 %, "
+    "the C fan-out's own code 1.7 %. cProfile (CPU time) of the muted run before the lean "
+    "SR: ingest 24 %, SR loop 15 %, RTCP in 14 %, STUN 18 %, event loop 14 %.",
     "**Against the floor**: on the side-by-side harness (`bench/floor.py`: 48 legs, one SRTP "
-    "session and one socket each, a process draining them) the C fan-out costs 0.6–0.75× "
-    "the pure-Python floor of rewrite + protect + sendto (5.4 µs vs 7.1 µs in this run), "
-    "and in the real run the forwarding beyond the connections' own cost is the same 5.4 µs. "
-    "The 12 µs target is still missed (14.8 µs at load average ≈ 0.8): what is left is "
-    "aiortc's per-connection RTCP/STUN machinery, not forwarding. Next steps, not done: SR "
-    "for all legs of a room from one timer (or in C), audio SR every 5 s as libwebrtc does, "
-    "and consent/RR handling without aioice's STUN object model.",
+    "session and one socket each, a process draining them) the C fan-out costs 0.55–0.75× "
+    "the pure-Python floor of rewrite + protect + sendto (4.1 µs vs 7.4 µs in this run). "
+    "The 12 µs target is not met: what is left is mostly aiortc's per-connection RTCP/STUN "
+    "machinery and cold-cache/wake-up cost, not the forwarding code. Next steps, not done: "
+    "RR/consent handling without aioice's STUN object model (or in C), one timer for all "
+    "legs' SRs, and `sendmmsg`-style batching is not possible (one socket per leg).",
     "**Latency and loss** are measured by the clients (payload CRC stamped at the publisher "
     "before SRTP, matched at the subscriber after SRTP, same host clock), so a starved "
-    "client process shows up as SFU latency: 1 → 48 p50 ≈ 3 ms with p99 ≈ 60 ms set by "
-    "scheduling on the shared 2-core machine (three client processes and the SFU); the "
+    "client process shows up as SFU latency: 1 → 48 p50 ≈ 3–4 ms with p99 ≈ 60–120 ms set "
+    "by scheduling on the shared 2-core machine (three client processes and the SFU); the "
     "p99 ≤ 5 ms target could not be verified here. `udp_rcvbuf_errors` per run counts "
     "drops machine-wide (other jobs included); `send_fallbacks` / `send_errors` count "
     "datagrams the C loop had to queue in asyncio (full socket) or that the kernel refused.",
     "**Baseline**: MediaRelay decodes the publisher once and encodes once per subscriber "
     "(aiortc's VP8 encoder starts at 0.5 Mbit/s, so it sends fewer packets); its cost per "
-    "forwarded packet is ≈ 120× the forwarder's, measured in the same run with N = 2 and 4.",
+    "forwarded packet is ≈ 90–120× the forwarder's, measured in the same run with N = 2 and 4.",
     "**Rooms per core**: K = 10 parallel 1:1 rooms, each participant publishing Opus + "
     "~1 Mbit/s VP8 (≈ 3,200 forwarded packets/s at full rate: check the pkt/s column, a "
     "starved client process publishes less and flatters the figure); SFU CPU-s/s divided by "
-    "K, extrapolated to 100 % of one core (39–40 here, target 40; runs at load average "
-    "≈ 1.6). Every packet is forwarded once, so ingest and the connections' RTCP/STUN "
-    "dominate (≈ 78 µs per packet). Keep a real process at ≤ 70 %.",
+    "K, extrapolated to 100 % of one core (32–44 across today's runs, see above; target "
+    "40). Every packet is forwarded once, so ingest and the connections' RTCP/STUN "
+    "dominate (≈ 70–100 µs per packet). Keep a real process at ≤ 70 %.",
 ]
 
 
