@@ -33,6 +33,7 @@ import aiortc
 import pylibsrtp
 from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender, RTCRtpTransceiver
 from aiortc.codecs import is_rtx
+from aiortc.rate import MIN_FRAME_PERIOD_HISTORY_LENGTH
 from aiortc.rtcdtlstransport import RTCDtlsTransport, State
 from aiortc.rtcrtpreceiver import StreamStatistics
 from aiortc.rtp import (
@@ -194,6 +195,13 @@ def ensure_supported_aiortc(sample: InternalsSample | None = None) -> None:
         )
         for name in names
         if not hasattr(obj, name)
+    ]
+    estimator = getattr(s.receiver, "_RTCRtpReceiver__remote_bitrate_estimator", None)
+    overuse = getattr(estimator, "estimator", None)
+    missing += [
+        f"OveruseEstimator.{name}"  # lean_min_frame_period replaces the method per instance
+        for name in ("ts_delta_hist", "update_min_frame_period")
+        if estimator is not None and not hasattr(overuse, name)
     ]
     if missing:
         raise UnsupportedAiortcError(
@@ -376,6 +384,9 @@ class ReceiverTap:
         self.rembs_sent = 0
         self._remb_sent_ms = -(10**9)
         self._remb_bytes = 0  # payload bytes of the current frame, not yet fed to REMB
+        self._codec_info: dict[int, tuple[Any, bool, str]] = {}  # PT -> codec, is RTX, name
+        if self._estimator is not None:
+            lean_min_frame_period(self._estimator.estimator)
         # the transport looks the handler up on the instance at call time
         receiver._handle_rtp_packet = self._handle_rtp_packet  # type: ignore[method-assign]
         receiver._telessaude_tap = self  # type: ignore[attr-defined]
@@ -407,30 +418,48 @@ class ReceiverTap:
                         ssrc=packet.ssrc,
                     )
                     self._remb_bytes = 0
-                    if remb is not None:
+                    # the estimator answers nearly every frame: throttle here, before a
+                    # task is created for a REMB that would not be sent
+                    if remb is not None and self._remb_due(remb[0], arrival_time_ms):
                         _background(self._send_remb(remb[0], remb[1], arrival_time_ms))
             codec = self._codecs.get(packet.payload_type)
             if codec is None:
                 return
+            # is_rtx()/codec.name lower-case the MIME type on every call: once per codec
+            info = self._codec_info.get(packet.payload_type)
+            if info is None or info[0] is not codec:
+                info = self._codec_info[packet.payload_type] = (codec, is_rtx(codec), codec.name)
             stats = self._streams.get(packet.ssrc)
             if stats is None:
                 stats = self._streams[packet.ssrc] = StreamStatistics(codec.clockRate)
                 self._active[packet.ssrc] = aiortc.clock.current_datetime()
             stats.add(packet)
-            if is_rtx(codec):
+            if info[1]:
                 original_ssrc = self._rtx_ssrc.get(packet.ssrc)
                 apt = codec.parameters.get("apt")
                 if original_ssrc is None or len(packet.payload) < 2 or apt not in self._codecs:
                     return
                 packet = unwrap_rtx(packet, payload_type=apt, ssrc=original_ssrc)
                 codec = self._codecs[apt]
+                codec_name = codec.name
             else:
                 self.media_ssrc = packet.ssrc
+                codec_name = info[2]
             nack = self._nack
-            if nack is not None and nack.add(packet):
-                self.nacks_sent += 1
-                _background(receiver._send_rtcp_nack(packet.ssrc, sorted(nack.missing)))
-            self.codec_name = codec.name
+            if nack is not None:
+                highest = nack.max_seq
+                if (
+                    highest is not None
+                    and not nack.missing
+                    and packet.sequence_number == (highest + 1) & 0xFFFF
+                ):
+                    # in order with nothing missing: what NackGenerator.add would do,
+                    # without its truncate() pass
+                    nack.max_seq = packet.sequence_number
+                elif nack.add(packet):
+                    self.nacks_sent += 1
+                    _background(receiver._send_rtcp_nack(packet.ssrc, sorted(nack.missing)))
+            self.codec_name = codec_name
             self.clock_rate = codec.clockRate
             self.packets += 1
             self._on_packet(packet)
@@ -438,21 +467,24 @@ class ReceiverTap:
             # never let a bad packet kill the receive path
             logger.exception("ReceiverTap(%s) dropped a packet it could not handle", id(self))
 
+    def _capped(self, bitrate: int) -> int:
+        # no simulcast: the publisher must fit the weakest subscriber's link
+        cap = self._remb_cap() if self._remb_cap is not None else None
+        return cap if cap is not None and cap < bitrate else bitrate
+
+    def _remb_due(self, bitrate: int, now_ms: int) -> bool:
+        """aiortc's estimator answers every frame while it sees overuse; like libwebrtc,
+        send at most every 200 ms unless the estimate drops by more than 3 %."""
+        if now_ms - self._remb_sent_ms >= REMB_MIN_INTERVAL_MS or self.remb_bps is None:
+            return True
+        return self._capped(bitrate) < 0.97 * self.remb_bps
+
     async def _send_remb(self, bitrate: int, ssrcs: list[int], now_ms: int) -> None:
         rtcp_ssrc = self.receiver._RTCRtpReceiver__rtcp_ssrc  # type: ignore[attr-defined]
         if rtcp_ssrc is None:
             return
-        # no simulcast: the publisher must fit the weakest subscriber's link
-        cap = self._remb_cap() if self._remb_cap is not None else None
-        if cap is not None and cap < bitrate:
-            bitrate = cap
-        # aiortc's estimator answers every packet while it sees overuse; like libwebrtc,
-        # send at most every 200 ms unless the estimate drops by more than 3 %
-        if (
-            now_ms - self._remb_sent_ms < REMB_MIN_INTERVAL_MS
-            and self.remb_bps is not None
-            and bitrate >= 0.97 * self.remb_bps
-        ):
+        bitrate = self._capped(bitrate)
+        if not self._remb_due(bitrate, now_ms):
             return
         self.remb_bps = bitrate
         self._remb_sent_ms = now_ms
@@ -476,6 +508,22 @@ class ReceiverTap:
 
     def packets_lost(self) -> int:
         return sum(max(s.packets_lost, 0) for s in self._streams.values())
+
+
+def lean_min_frame_period(estimator: Any) -> None:
+    """Give one `OveruseEstimator` an `update_min_frame_period` with the same result, using
+    the builtin `min` over its 60-entry history instead of 60 Python-level `min()` calls."""
+    history: list[float] = estimator.ts_delta_hist
+    limit = MIN_FRAME_PERIOD_HISTORY_LENGTH
+
+    def update_min_frame_period(ts_delta: float) -> float:
+        if len(history) >= limit:
+            del history[0]
+        result = min(history, default=ts_delta)
+        history.append(ts_delta)
+        return ts_delta if ts_delta < result else result
+
+    estimator.update_min_frame_period = update_min_frame_period
 
 
 def _background(coroutine: Coroutine[Any, Any, None]) -> None:
@@ -522,6 +570,20 @@ def ntp_ms() -> int:
     return int((time.time() + _NTP_EPOCH_OFFSET) * 1000)
 
 
+_EXT_ABS_SEND_TIME, _EXT_AUDIO_LEVEL, _EXT_MID, _EXT_TRANSPORT_SEQ = 0, 1, 2, 3
+_EXT_TOFFSET, _EXT_RID, _EXT_RRID = 4, 5, 6
+_EXT_ORDER: Final = (
+    _EXT_MID,
+    _EXT_RRID,
+    _EXT_RID,
+    _EXT_ABS_SEND_TIME,
+    _EXT_TOFFSET,
+    _EXT_AUDIO_LEVEL,
+    _EXT_TRANSPORT_SEQ,
+)
+"aiortc's HeaderExtensionsMap.get tests ids in this order (indices into FastIngest's key)."
+
+
 class FastIngest:
     """Delivers SRTP datagrams of one DTLS transport synchronously from the socket callback.
 
@@ -534,11 +596,102 @@ class FastIngest:
     before SRTP keys exist keep the stock path.
     """
 
-    __slots__ = ("dtls", "handled")
+    __slots__ = ("_ext_key", "_ext_kinds", "dtls", "handled")
 
     def __init__(self, dtls: RTCDtlsTransport) -> None:
         self.dtls = dtls
         self.handled = 0
+        self._ext_key: tuple[Any, ...] | None = None
+        self._ext_kinds: dict[int, int] = {}
+
+    def parse(self, data: bytes) -> RtpPacket:
+        """`RtpPacket.parse` for the common datagram (no CSRC, one-byte header extensions).
+
+        The same packet and the same errors as aiortc's, without building the list of
+        (id, value) pairs and comparing each id against seven name-mangled attributes.
+        Anything else (CSRCs, two-byte extensions, malformed) goes to aiortc's parser.
+        """
+        n = len(data)
+        if n < 16 or data[0] & 0xDF != 0x90 or data[12] != 0xBE or data[13] != 0xDE:
+            # not V=2, no CSRC, X=1, profile 0xBEDE (P may be set)
+            return RtpPacket.parse(data, self.dtls._rtp_header_extensions_map)
+        ext_end = 16 + 4 * ((data[14] << 8) | data[15])
+        if n < ext_end:
+            raise ValueError("RTP packet has truncated extension value")
+        kinds = self._kinds()
+        b1 = data[1]
+        packet = RtpPacket(
+            b1 & 0x7F,
+            b1 >> 7,
+            (data[2] << 8) | data[3],
+            int.from_bytes(data[4:8], "big"),
+            int.from_bytes(data[8:12], "big"),
+        )
+        extensions = packet.extensions
+        pos = 16
+        while pos < ext_end:
+            byte = data[pos]
+            if byte == 0:  # padding
+                pos += 1
+                continue
+            pos += 1
+            end = pos + (byte & 0x0F) + 1
+            if end > ext_end:
+                raise ValueError("RTP one-byte header extension value is truncated")
+            kind = kinds.get(byte >> 4)
+            if kind is not None:
+                value = data[pos:end]
+                if kind == _EXT_ABS_SEND_TIME:
+                    if len(value) != 3:
+                        raise ValueError("RTP abs-send-time extension is not 3 bytes")
+                    extensions.abs_send_time = int.from_bytes(value, "big")
+                elif kind == _EXT_AUDIO_LEVEL:
+                    extensions.audio_level = (value[0] & 0x80 == 0x80, value[0] & 0x7F)
+                elif kind == _EXT_MID:
+                    extensions.mid = value.decode("utf8")
+                elif kind == _EXT_TRANSPORT_SEQ:
+                    if len(value) != 2:
+                        raise ValueError("RTP transport-cc extension is not 2 bytes")
+                    extensions.transport_sequence_number = int.from_bytes(value, "big")
+                elif kind == _EXT_TOFFSET:
+                    if len(value) != 3:
+                        raise ValueError("RTP toffset extension is not 3 bytes")
+                    extensions.transmission_offset = int.from_bytes(value, "big", signed=True)
+                elif kind == _EXT_RID:
+                    extensions.rtp_stream_id = value.decode("ascii")
+                else:
+                    extensions.repaired_rtp_stream_id = value.decode("ascii")
+            pos = end
+        if data[0] & 0x20:
+            padding = data[-1]
+            if not padding or padding > n - ext_end:
+                raise ValueError("RTP packet padding length is invalid")
+            packet.padding_size = padding
+            packet.payload = data[ext_end:-padding]
+        else:
+            packet.payload = data[ext_end:]
+        return packet
+
+    def _kinds(self) -> dict[int, int]:
+        """Extension id -> kind, rebuilt when the negotiated ids change (renegotiation)."""
+        ids = self.dtls._rtp_header_extensions_map._HeaderExtensionsMap__ids  # type: ignore[attr-defined]
+        key = (
+            ids.abs_send_time,
+            ids.audio_level,
+            ids.mid,
+            ids.transport_sequence_number,
+            ids.transmission_offset,
+            ids.rtp_stream_id,
+            ids.repaired_rtp_stream_id,
+        )
+        if key != self._ext_key:
+            kinds: dict[int, int] = {}
+            # reversed: where two kinds share an id, aiortc's if-chain order wins
+            for kind in reversed(_EXT_ORDER):
+                if key[kind] is not None:
+                    kinds[key[kind]] = kind
+            self._ext_key, self._ext_kinds = key, kinds
+        return self._ext_kinds
 
     @classmethod
     def install(cls, dtls: RTCDtlsTransport) -> FastIngest:
@@ -596,7 +749,7 @@ class FastIngest:
             run_eagerly(dtls._handle_rtcp_data(report))
             return True
         try:
-            packet = RtpPacket.parse(srtp.unprotect(data), dtls._rtp_header_extensions_map)
+            packet = self.parse(srtp.unprotect(data))
         except (pylibsrtp.Error, ValueError):
             return True  # what the stock path does: drop it
         receiver = dtls._rtp_router.route_rtp(packet)
