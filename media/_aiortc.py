@@ -57,7 +57,7 @@ from .errors import UnsupportedAiortcError
 
 try:
     from ._fanout import HISTORY_SIZE as LEG_HISTORY_SIZE
-    from ._fanout import SRTP_TRAILER, Leg, forward
+    from ._fanout import SRTP_TRAILER, Leg, forward, unprotect
 
     FANOUT_IMPORT_ERROR: ImportError | None = None
 except ImportError as exc:  # not built: ensure_supported_aiortc() says how to build it
@@ -226,9 +226,10 @@ def ensure_fanout_extension() -> None:
             f"pylibsrtp's SRTP_MAX_TRAILER_LEN is {SRTP_MAX_TRAILER_LEN}, media._fanout "
             f"reserves {SRTP_TRAILER}"
         )
-    found = srtp_ffi.getctype(srtp_ffi.typeof(srtp_lib.srtp_protect))
-    if found != SRTP_PROTECT_TYPE:
-        raise UnsupportedAiortcError(f"pylibsrtp's srtp_protect is {found}")
+    for function in (srtp_lib.srtp_protect, srtp_lib.srtp_unprotect):
+        found = srtp_ffi.getctype(srtp_ffi.typeof(function))
+        if found != SRTP_PROTECT_TYPE:  # both are called through this one C signature
+            raise UnsupportedAiortcError(f"pylibsrtp's srtp_(un)protect is {found}")
     if not hasattr(Session(), "_srtp"):
         raise UnsupportedAiortcError("pylibsrtp's Session has no _srtp")
 
@@ -596,11 +597,13 @@ class FastIngest:
     before SRTP keys exist keep the stock path.
     """
 
-    __slots__ = ("_ext_key", "_ext_kinds", "dtls", "handled")
+    __slots__ = ("_ext_key", "_ext_kinds", "_rx_address", "_rx_session", "dtls", "handled")
 
     def __init__(self, dtls: RTCDtlsTransport) -> None:
         self.dtls = dtls
         self.handled = 0
+        self._rx_session: Session | None = None  # kept referenced: C unprotects with it
+        self._rx_address = 0
         self._ext_key: tuple[Any, ...] | None = None
         self._ext_kinds: dict[int, int] = {}
 
@@ -748,10 +751,15 @@ class FastIngest:
                 return True
             run_eagerly(dtls._handle_rtcp_data(report))
             return True
-        try:
-            packet = self.parse(srtp.unprotect(data))
-        except (pylibsrtp.Error, ValueError):
+        if srtp is not self._rx_session:  # once: the session lives as long as the DTLS one
+            self._rx_session, self._rx_address = srtp, _srtp_address(srtp)
+        plain = unprotect(SRTP_UNPROTECT_ADDRESS, self._rx_address, data)
+        if plain is None:
             return True  # what the stock path does: drop it
+        try:
+            packet = self.parse(plain)
+        except ValueError:
+            return True
         receiver = dtls._rtp_router.route_rtp(packet)
         if receiver is None:
             return True
@@ -847,6 +855,9 @@ def _srtp_address(session: Any) -> int:
 
 SRTP_PROTECT_ADDRESS: Final = int(
     srtp_ffi.cast("uintptr_t", srtp_ffi.addressof(srtp_lib, "srtp_protect"))
+)
+SRTP_UNPROTECT_ADDRESS: Final = int(
+    srtp_ffi.cast("uintptr_t", srtp_ffi.addressof(srtp_lib, "srtp_unprotect"))
 )
 
 

@@ -584,8 +584,44 @@ static PyTypeObject LegType = {
     .tp_members = Leg_members,
 };
 
+/* unprotect(srtp_unprotect_address, srtp_t_address, data) -> plaintext bytes | None
+ *
+ * Ingest's SRTP unprotect without pylibsrtp's per-packet Python (an ffi.new, two buffer
+ * copies through slices, the error check): the plaintext is written into a new bytes
+ * object, shrunk to the length libsrtp reports. None when libsrtp refuses the packet
+ * (authentication, replay): the caller drops it, as aiortc does. The caller keeps the
+ * pylibsrtp Session that owns `srtp_t` alive. */
+PyDoc_STRVAR(unprotect_doc, "unprotect(srtp_unprotect_address, srtp_t_address, data) -> bytes | None");
+
+static PyObject *fanout_unprotect(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 3 || !PyBytes_CheckExact(args[2])) {
+        PyErr_SetString(PyExc_TypeError, "unprotect(int, int, bytes)");
+        return NULL;
+    }
+    unsigned long long fn = PyLong_AsUnsignedLongLong(args[0]);
+    unsigned long long srtp = PyLong_AsUnsignedLongLong(args[1]);
+    if (PyErr_Occurred()) return NULL;
+    if (fn == 0 || srtp == 0) {
+        PyErr_SetString(PyExc_ValueError, "null srtp function or session");
+        return NULL;
+    }
+    Py_ssize_t size = PyBytes_GET_SIZE(args[2]);
+    if (size > INT_MAX) Py_RETURN_NONE;
+    PyObject *out = PyBytes_FromStringAndSize(PyBytes_AS_STRING(args[2]), size);
+    if (out == NULL) return NULL;
+    int len = (int)size;
+    if (((srtp_protect_fn)(uintptr_t)fn)((void *)(uintptr_t)srtp, PyBytes_AS_STRING(out), &len) != 0 ||
+        len < 0 || len > size) {
+        Py_DECREF(out);
+        Py_RETURN_NONE;
+    }
+    if (len != size && _PyBytes_Resize(&out, len) < 0) return NULL;
+    return out;
+}
+
 static PyMethodDef module_methods[] = {
     {"forward", (PyCFunction)(void (*)(void))fanout_forward, METH_FASTCALL, forward_doc},
+    {"unprotect", (PyCFunction)(void (*)(void))fanout_unprotect, METH_FASTCALL, unprotect_doc},
     {NULL, NULL, 0, NULL},
 };
 

@@ -62,3 +62,5 @@ def forward(
     padding: int,
     /,
 ) -> int: ...
+def unprotect(srtp_unprotect_address: int, srtp_t_address: int, data: bytes, /) -> bytes | None:
+    """SRTP-unprotect `data` with libsrtp; None if libsrtp refuses it."""

@@ -401,3 +401,35 @@ async def test_the_lean_sender_report_is_the_one_aiortc_would_build() -> None:
         assert tap.sender_report() == bytes(expected)
     finally:
         await pc.close()
+
+
+def test_unprotect_gives_pylibsrtps_plaintext_and_refuses_tampered_or_replayed_packets() -> None:
+    from media._aiortc import SRTP_UNPROTECT_ADDRESS
+    from media._fanout import unprotect
+
+    key = os.urandom(30)
+    tx = Session(Policy(key=key, ssrc_type=Policy.SSRC_ANY_OUTBOUND))
+    rx = Session(Policy(key=key, ssrc_type=Policy.SSRC_ANY_INBOUND))
+    reference = Session(Policy(key=key, ssrc_type=Policy.SSRC_ANY_INBOUND))
+    address = _srtp_address(rx)
+    for seq in range(1, 40):
+        plain = RtpPacket(
+            payload_type=96,
+            sequence_number=seq,
+            timestamp=seq * 3000,
+            ssrc=0x42,
+            payload=os.urandom(seq * 30),
+        ).serialize()
+        protected = tx.protect(plain)
+        assert unprotect(SRTP_UNPROTECT_ADDRESS, address, protected) == plain
+        assert reference.unprotect(protected) == plain
+        if seq % 3 == 0:  # the same packet again is a replay
+            assert unprotect(SRTP_UNPROTECT_ADDRESS, address, protected) is None
+        protected = tx.protect(RtpPacket(payload_type=96, sequence_number=seq + 1000).serialize())
+        tampered = protected[:14] + bytes([protected[14] ^ 1]) + protected[15:]
+        assert unprotect(SRTP_UNPROTECT_ADDRESS, address, tampered) is None
+    assert unprotect(SRTP_UNPROTECT_ADDRESS, address, b"") is None
+    with pytest.raises(TypeError):
+        unprotect(SRTP_UNPROTECT_ADDRESS, address, bytearray(b"\x80"))  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        unprotect(0, address, b"\x80")
