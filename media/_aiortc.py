@@ -571,6 +571,50 @@ def ntp_ms() -> int:
     return int((time.time() + _NTP_EPOCH_OFFSET) * 1000)
 
 
+READ_BATCH: Final = 16
+
+
+def batch_reads(transport: Any) -> None:
+    """Read up to READ_BATCH datagrams per readiness of an ICE socket, not one.
+
+    asyncio's datagram transport reads one datagram per event-loop iteration; a video frame
+    arrives as a burst of packets on one socket, so each costs a whole iteration (epoll,
+    ready queue, handle). Same outcomes as `_SelectorDatagramTransport._read_ready`.
+    """
+    if transport is None or getattr(transport, "_telessaude_batched", False):
+        return
+    loop: Any = getattr(transport, "_loop", None)
+    sock = getattr(transport, "_sock", None)
+    if sock is None or not hasattr(loop, "_add_reader"):
+        return  # not asyncio's selector transport: keep its own reading
+    max_size = transport.max_size
+
+    def read_ready() -> None:
+        for _ in range(READ_BATCH):
+            if transport._conn_lost:
+                return
+            try:
+                data, addr = sock.recvfrom(max_size)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                transport._protocol.error_received(exc)
+                return
+            except (SystemExit, KeyboardInterrupt):
+                raise
+            except BaseException as exc:
+                transport._fatal_error(exc, "Fatal read error on datagram transport")
+                return
+            transport._protocol.datagram_received(data, addr)
+
+    if transport._conn_lost:
+        return
+    fd = sock.fileno()
+    loop._remove_reader(fd)
+    loop._add_reader(fd, read_ready)
+    transport._telessaude_batched = True
+
+
 _EXT_ABS_SEND_TIME, _EXT_AUDIO_LEVEL, _EXT_MID, _EXT_TRANSPORT_SEQ = 0, 1, 2, 3
 _EXT_TOFFSET, _EXT_RID, _EXT_RRID = 4, 5, 6
 _EXT_ORDER: Final = (
@@ -732,6 +776,7 @@ class FastIngest:
 
             protocol.datagram_received = datagram_received  # type: ignore[method-assign,assignment]
             protocol._telessaude_ingest = self  # type: ignore[attr-defined]
+            batch_reads(getattr(protocol, "transport", None))
 
     def take(self, data: bytes) -> bool:
         """Handle `data` if it is SRTP or SRTCP; False hands it to the stock path."""

@@ -267,3 +267,40 @@ def test_the_lean_min_frame_period_gives_aiortcs_results() -> None:
         delta = rng.uniform(0.0, 60.0)
         assert lean.update_min_frame_period(delta) == stock.update_min_frame_period(delta)
     assert lean.ts_delta_hist == stock.ts_delta_hist
+
+
+async def test_batched_reads_deliver_every_datagram_in_order_several_per_wake_up() -> None:
+    import socket
+
+    loop = asyncio.get_running_loop()
+    got: list[bytes] = []
+    wake_ups: list[int] = []
+
+    class Protocol(asyncio.DatagramProtocol):
+        def datagram_received(self, data: bytes, addr: Any) -> None:
+            got.append(data)
+
+    transport, _ = await loop.create_datagram_endpoint(Protocol, local_addr=("127.0.0.1", 0))
+    _aiortc.batch_reads(transport)
+    _aiortc.batch_reads(transport)  # idempotent
+    sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        port = transport.get_extra_info("sockname")[1]
+        for i in range(40):
+            sender.sendto(b"%d" % i, ("127.0.0.1", port))
+        for _ in range(20):
+            await asyncio.sleep(0)
+            wake_ups.append(len(got))
+            if len(got) == 40:
+                break
+        assert got == [b"%d" % i for i in range(40)]
+        # a burst is read READ_BATCH at a time, not one datagram per loop iteration
+        assert next(n for n in wake_ups if n) == _aiortc.READ_BATCH
+        transport.close()
+        await asyncio.sleep(0)
+        sender.sendto(b"late", ("127.0.0.1", port))
+        await asyncio.sleep(0.05)
+        assert got[-1] == b"39"
+    finally:
+        sender.close()
+        transport.close()
