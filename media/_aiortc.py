@@ -338,11 +338,6 @@ def negotiated_codec_names(transceiver: RTCRtpTransceiver) -> list[str]:
     return [c.mimeType for c in transceiver._codecs]
 
 
-def negotiated_header_extensions(transceiver: RTCRtpTransceiver) -> dict[str, int]:
-    """URI -> id of the RTP header extensions negotiated on this m-line."""
-    return {x.uri: x.id for x in transceiver._headerExtensions}
-
-
 # --------------------------------------------------------------------------- ingest
 
 
@@ -1119,18 +1114,6 @@ def ntp_now() -> int:
 def route_keyframe_requests(sender: RTCRtpSender, callback: Callable[[], None]) -> None:
     """PLI/FIR arriving at `sender` call `callback` (used by pre-encoded test publishers)."""
     sender._send_keyframe = callback  # type: ignore[method-assign]
-
-
-def install_rtp_handler(
-    receiver: RTCRtpReceiver, handler: Callable[[RtpPacket, int], Coroutine[Any, Any, None]]
-) -> None:
-    """Replace `receiver`'s RTP handling entirely (test clients count packets this way)."""
-    receiver._handle_rtp_packet = handler  # type: ignore[method-assign,assignment]
-
-
-def sender_started(sender: RTCRtpSender) -> bool:
-    started: bool = sender._RTCRtpSender__started  # type: ignore[attr-defined]
-    return started
 
 
 def observe_outgoing_rtp(
