@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from tests.e2e.harness import Person, wait_state
+from playwright.async_api import Browser
+
+from server.db.models import Consultation, ConsultationParticipant
+from tests.e2e.conftest import LiveServer, People
+from tests.e2e.harness import PHONE, Person, new_person, wait_state
+from tests.e2e.world import (
+    Clinic,
+    make_clinic,
+    make_invite,
+    make_video_consultation,
+    patient_participant,
+)
 
 
 async def log_in(person: Person, cpf: str, password: str) -> None:
@@ -14,6 +26,36 @@ async def log_in(person: Person, cpf: str, password: str) -> None:
     await page.get_by_label("Senha").fill(password)
     await page.get_by_role("button", name="Entrar", exact=True).click()
     await page.wait_for_url("**/agenda")
+
+
+@dataclass
+class InvitedVisit:
+    """A video consultation with the doctor (Ana) logged in and the patient's invite link."""
+
+    clinic: Clinic
+    consultation: Consultation
+    seat: ConsultationParticipant
+    link: str
+    ana: Person
+    joao: Person
+    "the patient, on a phone-sized page, not yet on the link"
+
+
+async def doctor_and_invited_patient(
+    live_server: LiveServer, browser: Browser, people: People
+) -> InvitedVisit:
+    clinic = await make_clinic(live_server.sessions)
+    consultation = await make_video_consultation(live_server.sessions, clinic)
+    seat = await patient_participant(live_server.sessions, consultation)
+    link = "/entrar/" + await make_invite(
+        live_server.sessions, consultation, seat.id, clinic.doctor
+    )
+    ana = people.add(await new_person(browser, live_server.url, "ana"))
+    joao = people.add(
+        await new_person(browser, live_server.url, "joao", viewport=PHONE, is_mobile=True)
+    )
+    await log_in(ana, clinic.doctor.cpf, clinic.password)
+    return InvitedVisit(clinic, consultation, seat, link, ana, joao)
 
 
 async def pass_device_check(person: Person) -> None:

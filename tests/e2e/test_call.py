@@ -7,7 +7,12 @@ from playwright.async_api import Browser
 
 from server.db.models import Modality
 from tests.e2e.conftest import LiveServer, People
-from tests.e2e.flows import enter_room_as_professional, log_in, open_invite_and_accept
+from tests.e2e.flows import (
+    doctor_and_invited_patient,
+    enter_room_as_professional,
+    log_in,
+    open_invite_and_accept,
+)
 from tests.e2e.harness import (
     PHONE,
     assert_audio_flows,
@@ -74,17 +79,11 @@ async def test_in_a_teleinterconsulta_everyone_receives_the_two_others_and_the_s
 async def test_a_participant_who_reloads_the_page_mid_call_rejoins_and_media_resumes(
     live_server: LiveServer, browser: Browser, people: People
 ) -> None:
-    clinic = await make_clinic(live_server.sessions)
-    consultation = await make_video_consultation(live_server.sessions, clinic)
-    seat = await patient_participant(live_server.sessions, consultation)
-    link = "/entrar/" + await make_invite(
-        live_server.sessions, consultation, seat.id, clinic.doctor
-    )
-    ana = people.add(await new_person(browser, live_server.url, "ana"))
-    joao = people.add(
-        await new_person(browser, live_server.url, "joao", viewport=PHONE, is_mobile=True)
-    )
-    await log_in(ana, clinic.doctor.cpf, clinic.password)
+    visit = await doctor_and_invited_patient(live_server, browser, people)
+    consultation = visit.consultation
+    link = visit.link
+    ana = visit.ana
+    joao = visit.joao
     a = await enter_room_as_professional(ana, str(consultation.id))
     await open_invite_and_accept(joao, link)
     j = await wait_state(joao, "admitted", lambda s: s["admitted"])

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from server.records.models import Consent, ConsentDecision
 from tests.e2e.conftest import LiveServer, People
-from tests.e2e.flows import enter_room_as_professional, log_in
+from tests.e2e.flows import doctor_and_invited_patient, enter_room_as_professional, log_in
 from tests.e2e.harness import (
     PHONE,
     assert_audio_flows,
@@ -26,17 +26,11 @@ pytestmark = pytest.mark.browser
 async def test_a_patient_who_refuses_consent_is_told_about_in_person_care_and_sends_no_media(
     live_server: LiveServer, browser: Browser, people: People
 ) -> None:
-    clinic = await make_clinic(live_server.sessions)
-    consultation = await make_video_consultation(live_server.sessions, clinic)
-    seat = await patient_participant(live_server.sessions, consultation)
-    link = "/entrar/" + await make_invite(
-        live_server.sessions, consultation, seat.id, clinic.doctor
-    )
-    ana = people.add(await new_person(browser, live_server.url, "ana"))
-    joao = people.add(
-        await new_person(browser, live_server.url, "joao", viewport=PHONE, is_mobile=True)
-    )
-    await log_in(ana, clinic.doctor.cpf, clinic.password)
+    visit = await doctor_and_invited_patient(live_server, browser, people)
+    consultation = visit.consultation
+    link = visit.link
+    ana = visit.ana
+    joao = visit.joao
     await enter_room_as_professional(ana, str(consultation.id))
 
     await joao.page.goto(link)

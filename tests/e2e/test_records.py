@@ -19,6 +19,7 @@ from server.records.models import Consent, ConsentChannel, ConsentDecision
 from tests.e2e.conftest import LiveServer, People
 from tests.e2e.flows import (
     create_consultation,
+    doctor_and_invited_patient,
     enter_room_as_professional,
     issue_patient_link,
     log_in,
@@ -33,7 +34,7 @@ from tests.e2e.harness import (
     wait_state,
 )
 from tests.e2e.records_flows import download, issue_atestado, issue_receita, write_note
-from tests.e2e.world import make_clinic, make_invite, make_video_consultation, patient_participant
+from tests.e2e.world import make_clinic, make_video_consultation
 
 pytestmark = pytest.mark.browser
 
@@ -194,17 +195,13 @@ async def test_after_a_teleconsulta_the_record_holds_the_session_note_and_signed
 async def test_verbal_consent_registered_by_the_professional_lets_the_held_patient_in(
     live_server: LiveServer, browser: Browser, people: People
 ) -> None:
-    clinic = await make_clinic(live_server.sessions)
-    consultation = await make_video_consultation(live_server.sessions, clinic)
-    seat = await patient_participant(live_server.sessions, consultation)
-    link = "/entrar/" + await make_invite(
-        live_server.sessions, consultation, seat.id, clinic.doctor
-    )
-    ana = people.add(await new_person(browser, live_server.url, "ana"))
-    joao = people.add(
-        await new_person(browser, live_server.url, "joao", viewport=PHONE, is_mobile=True)
-    )
-    await log_in(ana, clinic.doctor.cpf, clinic.password)
+    visit = await doctor_and_invited_patient(live_server, browser, people)
+    clinic = visit.clinic
+    consultation = visit.consultation
+    seat = visit.seat
+    link = visit.link
+    ana = visit.ana
+    joao = visit.joao
     a = await enter_room_as_professional(ana, str(consultation.id))
 
     # The patient asks to answer aloud: they wait, held for consent, sending nothing.
@@ -295,17 +292,12 @@ async def test_the_rati_is_written_in_two_parts_and_both_show_in_the_record(
 async def test_a_legal_representatives_consent_recorded_on_the_consultation_page_spares_the_patient_the_term(  # noqa: E501
     live_server: LiveServer, browser: Browser, people: People
 ) -> None:
-    clinic = await make_clinic(live_server.sessions)
-    consultation = await make_video_consultation(live_server.sessions, clinic)
-    seat = await patient_participant(live_server.sessions, consultation)
-    link = "/entrar/" + await make_invite(
-        live_server.sessions, consultation, seat.id, clinic.doctor
-    )
-    ana = people.add(await new_person(browser, live_server.url, "ana"))
-    joao = people.add(
-        await new_person(browser, live_server.url, "joao", viewport=PHONE, is_mobile=True)
-    )
-    await log_in(ana, clinic.doctor.cpf, clinic.password)
+    visit = await doctor_and_invited_patient(live_server, browser, people)
+    clinic = visit.clinic
+    consultation = visit.consultation
+    link = visit.link
+    ana = visit.ana
+    joao = visit.joao
     await ana.page.goto(f"/consultas/{consultation.id}")
     card = ana.page.locator("#consentimento-consulta")
     await expect(card.locator("#estado-consentimento")).to_contain_text("Ainda não registrado")
