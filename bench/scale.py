@@ -369,8 +369,8 @@ async def _clients(seats: list[Seat], conn: Connection, egress: str) -> None:
     import aioice.ice
     import socketio
 
-    from media import Offer, Slot, TrackKind, TrackSource
-    from tests.media.synthetic import Clip, SyntheticClient
+    from media import TrackSource
+    from tests.media.synthetic import Clip, SyntheticClient, offer_from_wire
 
     aioice.ice.CONSENT_FAILURES = 1000
     packets = vp8_packets(Clip.load(CLIPS / "clip_vp8.ivf"))
@@ -393,19 +393,7 @@ async def _clients(seats: list[Seat], conn: Connection, egress: str) -> None:
                 current.append(client)
                 media.append(client)
             client = current[-1]
-            offer = Offer(
-                data["sdp"],
-                [
-                    Slot(
-                        s["mid"],
-                        TrackKind(s["kind"]),
-                        s["direction"],
-                        None if s["source"] is None else TrackSource(s["source"]),
-                        s["publisher_id"],
-                    )
-                    for s in data["slots"]
-                ],
-            )
+            offer = offer_from_wire(data["sdp"], data["slots"])
             sdp = await client.answer(offer)
             camera = client.tracks.get(TrackSource.CAMERA)
             for transceiver in client.pc.getTransceivers():

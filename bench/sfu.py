@@ -292,8 +292,8 @@ def clients_main(port: int, specs: list[ClientSpec], conn: Connection) -> None:
 
 async def _clients(port: int, specs: list[ClientSpec], conn: Connection) -> None:
     sys.path.insert(0, str(ROOT))
-    from media import Offer, Slot, TrackKind, TrackSource
-    from tests.media.synthetic import Clip, SyntheticClient
+    from media import TrackSource
+    from tests.media.synthetic import Clip, SyntheticClient, offer_from_wire
 
     video = Clip.load(CLIPS / "clip_vp8.ivf")
     audio = Clip.load(CLIPS / "clip_opus.ogg")
@@ -320,19 +320,7 @@ async def _clients(port: int, specs: list[ClientSpec], conn: Connection) -> None
                 joined.set()
                 continue
             o = message["offer"]
-            offer = Offer(
-                o["sdp"],
-                [
-                    Slot(
-                        s["mid"],
-                        TrackKind(s["kind"]),
-                        s["direction"],
-                        None if s["source"] is None else TrackSource(s["source"]),
-                        s["publisher_id"],
-                    )
-                    for s in o["slots"]
-                ],
-            )
+            offer = offer_from_wire(o["sdp"], o["slots"])
             await send_json(writer, {"answer": await client.answer(offer)})
 
     for spec in specs:

@@ -36,7 +36,7 @@ from aiortc import (
 )
 from aiortc.rtp import RtpPacket, is_rtcp
 
-from media import Offer, ParticipantId, RoomId, Slot, TrackSource
+from media import Offer, ParticipantId, RoomId, Slot, TrackKind, TrackSource
 from media._aiortc import (
     ReceiverTap,
     drop_incoming_rtp,
@@ -124,6 +124,23 @@ def make_h264_clip(directory: Path, seconds: float = 3.0, gop_s: float = 1.0) ->
         out.close()
         source.close()
     return path
+
+
+def offer_from_wire(sdp: str, slots: Iterable[dict[str, Any]]) -> Offer:
+    """The server's `offer` event payload (docs/PROTOCOL.md) as a media Offer."""
+    return Offer(
+        sdp,
+        [
+            Slot(
+                s["mid"],
+                TrackKind(s["kind"]),
+                s["direction"],
+                None if s["source"] is None else TrackSource(s["source"]),
+                s["publisher_id"],
+            )
+            for s in slots
+        ],
+    )
 
 
 @dataclass

@@ -24,7 +24,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from media import Offer, Slot, TrackKind, TrackSource
+from media import TrackSource
 from server.app import create_app
 from server.auth.tokens import Caller, CallerKind, hash_invite_token, new_invite_token
 from server.db.base import utcnow
@@ -44,7 +44,7 @@ from server.keys import DB_SESSIONS, TOKENS
 from server.realtime import SIGNALING_CONFIG
 from signaling import SignalingConfig
 from tests.conftest import make_settings
-from tests.media.synthetic import Clip, SyntheticClient, make_clips
+from tests.media.synthetic import Clip, SyntheticClient, make_clips, offer_from_wire
 
 NAMESPACE = "/consultation"
 
@@ -297,19 +297,7 @@ class Peer:
             self.media = SyntheticClient(
                 self.participant_id or self.name, video, audio, screen=video
             )
-        offer = Offer(
-            sdp=data["sdp"],
-            slots=[
-                Slot(
-                    s["mid"],
-                    TrackKind(s["kind"]),
-                    s["direction"],
-                    None if s["source"] is None else TrackSource(s["source"]),
-                    s["publisher_id"],
-                )
-                for s in data["slots"]
-            ],
-        )
+        offer = offer_from_wire(data["sdp"], data["slots"])
         return {"type": "answer", "sdp": await self.media.answer(offer)}
 
     async def connect(self) -> None:
