@@ -34,6 +34,7 @@ sys.path.insert(0, str(ROOT))
 from aiohttp import web  # noqa: E402
 from playwright.async_api import async_playwright  # noqa: E402
 
+from bench.report import replace_section  # noqa: E402
 from server.app import create_app  # noqa: E402
 from server.db.models import Modality  # noqa: E402
 from server.keys import DB_SESSIONS  # noqa: E402
@@ -153,13 +154,7 @@ def write_markdown(result: dict[str, Any]) -> None:
         f"Machine: {result['machine']}. Date: {result['date']}. "
         f"Command: `{result['command']}`. Raw: `bench/results/browser_join.json`.\n{END}"
     )
-    text = BENCHMARKS.read_text() if BENCHMARKS.exists() else "# Benchmarks\n"
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        text = head + section + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    BENCHMARKS.write_text(text)
+    replace_section(BENCHMARKS, BEGIN, END, section)
 
 
 if __name__ == "__main__":

@@ -59,6 +59,8 @@ from typing import Any
 import aiohttp
 import psutil
 
+from bench.report import current_section, replace_section
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULT = ROOT / "bench" / "results" / "chat.json"
 BENCHMARKS = ROOT / "BENCHMARKS.md"
@@ -750,18 +752,12 @@ def write_table(result: dict[str, Any]) -> None:
             END,
         ]
     )
-    text = BENCHMARKS.read_text() if BENCHMARKS.exists() else "# Benchmarks\n"
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        section, tail = rest.split(END, 1)
-        # The written analysis between the notes markers survives a re-run; the figures do not.
-        if NOTES_BEGIN in section and NOTES_END in section:
-            notes = NOTES_BEGIN + section.split(NOTES_BEGIN, 1)[1].split(NOTES_END, 1)[0]
-            table = table.replace(END, notes + NOTES_END + "\n" + END)
-        text = head + table + tail
-    else:
-        text = text.rstrip("\n") + "\n\n" + table + "\n"
-    BENCHMARKS.write_text(text)
+    section = current_section(BENCHMARKS, BEGIN, END)
+    # The written analysis between the notes markers survives a re-run; the figures do not.
+    if section is not None and NOTES_BEGIN in section and NOTES_END in section:
+        notes = NOTES_BEGIN + section.split(NOTES_BEGIN, 1)[1].split(NOTES_END, 1)[0]
+        table = table.replace(END, notes + NOTES_END + "\n" + END)
+    replace_section(BENCHMARKS, BEGIN, END, table)
 
 
 def main() -> None:

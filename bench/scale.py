@@ -84,6 +84,8 @@ from typing import Any
 import psutil
 from aiortc import MediaStreamTrack
 
+from bench.report import replace_section
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "scale.json"
 BENCHMARKS = ROOT / "BENCHMARKS.md"
@@ -1005,13 +1007,8 @@ def markdown(report: dict[str, Any]) -> str:
 
 def write_benchmarks(section: str) -> None:
     """Replace the text between the scale markers of BENCHMARKS.md (shared file: only that)."""
-    text = BENCHMARKS.read_text()
     begin, end = "<!-- scale:begin -->", "<!-- scale:end -->"
-    if begin not in text or end not in text:
-        text = text.rstrip() + f"\n\n{begin}\n{end}\n"
-    head, rest = text.split(begin, 1)
-    _, tail = rest.split(end, 1)
-    BENCHMARKS.write_text(f"{head}{begin}\n{section}\n{end}{tail}")
+    replace_section(BENCHMARKS, begin, end, f"{begin}\n{section}\n{end}")
 
 
 def previous_notes() -> str:

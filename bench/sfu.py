@@ -33,6 +33,8 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+from bench.report import replace_section
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "sfu.json"
 CLIPS = Path(os.environ.get("SFU_BENCH_CLIPS", "/tmp/telessaude-bench-clips"))
@@ -798,15 +800,7 @@ def render_markdown(summary: dict[str, Any]) -> str:
 
 def update_benchmarks_md(summary: dict[str, Any]) -> None:
     """Replace the SFU section of BENCHMARKS.md (between the markers), or append it."""
-    path = ROOT / "BENCHMARKS.md"
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    section = render_markdown(summary)
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        text = head + section + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    path.write_text(text)
+    replace_section(ROOT / "BENCHMARKS.md", BEGIN, END, render_markdown(summary))
 
 
 if __name__ == "__main__":

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from playwright.async_api import Browser
 
 from server.db.models import Consultation, ConsultationParticipant
-from tests.e2e.conftest import LiveServer, People
 from tests.e2e.harness import PHONE, Person, new_person, wait_state
 from tests.e2e.world import (
     Clinic,
@@ -17,6 +16,9 @@ from tests.e2e.world import (
     make_video_consultation,
     patient_participant,
 )
+
+if TYPE_CHECKING:  # the fixtures' types only: flows are also used outside pytest (bench/)
+    from tests.e2e.conftest import LiveServer, People
 
 
 async def log_in(person: Person, cpf: str, password: str) -> None:
