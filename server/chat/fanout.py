@@ -93,7 +93,10 @@ class DirectSocket:
 
     async def send(self, pkt: Any) -> None:
         """engine.io's ``AsyncSocket.send``, without the queue when the socket is idle."""
-        if pkt.binary or not self.idle():
+        # Pings go through the queue: engine.io's writer task closes the WebSocket when its
+        # queue stays empty for ping_interval + ping_timeout (45 s), so a socket whose packets
+        # all went direct was dropped 45 s after its last queued one, however healthy.
+        if pkt.binary or pkt.packet_type == eio_packet.PING or not self.idle():
             self.queued += 1
             self._stats.queued += 1
             await self._queued_send(pkt)
