@@ -54,6 +54,7 @@ from pylibsrtp._binding import ffi as srtp_ffi
 from pylibsrtp._binding import lib as srtp_lib
 
 from .errors import UnsupportedAiortcError
+from .ticker import Periodic, ticker
 
 try:
     from ._fanout import HISTORY_SIZE as LEG_HISTORY_SIZE
@@ -289,30 +290,58 @@ def tolerate_consent_losses(pc: RTCPeerConnection) -> None:
         connection._telessaude_consent = True  # type: ignore[attr-defined]
 
         async def query_consent(connection: Any = connection) -> None:
-            assert connection.remote_password is not None
-            key = connection.remote_password.encode("utf8")
-            answered = time.monotonic()
-            while True:
-                await asyncio.sleep(CONSENT_INTERVAL_S * (0.8 + 0.4 * random.random()))
-                for pair in list(connection._nominated.values()):
-                    request = connection.build_request(pair, nominate=False)
-                    try:
-                        await pair.protocol.request(
-                            request,
-                            pair.remote_addr,
-                            integrity_key=key,
-                            retransmissions=CONSENT_RETRANSMISSIONS,
-                        )
-                        answered = time.monotonic()
-                    except aioice.stun.TransactionError:
-                        pass
-                if time.monotonic() - answered > CONSENT_TIMEOUT_S:
-                    logger.info("ICE consent expired (%.0f s unanswered)", CONSENT_TIMEOUT_S)
-                    connection._query_consent_task = None
-                    await connection.close()
-                    return
+            await _query_consent(connection)
 
         connection.query_consent = query_consent  # type: ignore[method-assign]
+
+
+async def _query_consent(connection: Any) -> None:
+    """aioice's consent task, run from the shared timer (`media.ticker`): each connection keeps
+    its own jittered 4-6 s deadline, but checks due together go out in one wake-up."""
+    assert connection.remote_password is not None
+    key = connection.remote_password.encode("utf8")
+    loop = asyncio.get_running_loop()
+    answered = loop.time()
+    expired: asyncio.Future[None] = loop.create_future()
+    checking: dict[Any, asyncio.Task[None]] = {}
+
+    async def check(pair: Any) -> None:
+        nonlocal answered
+        request = connection.build_request(pair, nominate=False)
+        try:
+            await pair.protocol.request(
+                request,
+                pair.remote_addr,
+                integrity_key=key,
+                retransmissions=CONSENT_RETRANSMISSIONS,
+            )
+            answered = loop.time()
+        except aioice.stun.TransactionError:
+            pass
+        finally:
+            checking.pop(pair, None)
+
+    def due(now: float) -> float | None:
+        if now - answered > CONSENT_TIMEOUT_S:
+            expired.done() or expired.set_result(None)
+            return None
+        for pair in list(connection._nominated.values()):
+            if pair not in checking:  # a check still retransmitting is not doubled
+                checking[pair] = asyncio.ensure_future(check(pair))
+        return now + CONSENT_INTERVAL_S * (0.8 + 0.4 * random.random())
+
+    job = Periodic(due, loop.time() + CONSENT_INTERVAL_S * (0.8 + 0.4 * random.random()))
+    shared = ticker()
+    shared.add(job)
+    try:
+        await expired
+    finally:  # expired, or cancelled by the connection's close
+        shared.discard(job)
+        for task in list(checking.values()):
+            task.cancel()
+    logger.info("ICE consent expired (%.0f s unanswered)", CONSENT_TIMEOUT_S)
+    connection._query_consent_task = None
+    await connection.close()
 
 
 # --------------------------------------------------------------------------- negotiated params
@@ -1064,9 +1093,10 @@ class SenderTap:
         """Stands in for `RTCRtpSender._run_rtcp`: the same SR + SDES, sent leaner.
 
         aiortc builds packet objects, serialises them and goes through three coroutines per
-        report, about once a second per leg; with dozens of legs that was a sizeable part of
+        report, on a timer of its own per leg; with dozens of legs that was a sizeable part of
         the SFU's CPU. Reports go out at libwebrtc's intervals (video 1 s, audio 5 s, each
-        ×0.5–1.5), serialised with `struct`, protected and sent on the nominated pair.
+        ×0.5–1.5), serialised with `struct`, protected and sent on the nominated pair, from the
+        process's shared timer (`media.ticker`): the legs' reports due together cost one wake-up.
         """
         sender = self.sender
         sender._RTCRtpSender__rtcp_started.set()  # type: ignore[attr-defined]
@@ -1079,15 +1109,23 @@ class SenderTap:
                     chunks=[RtcpSourceInfo(ssrc=sender._ssrc, items=[(1, cname.encode("utf8"))])]
                 )
             )
+
+        def report(now: float) -> float:
+            self._send_rtcp_now(self.sender_report() + sdes)
+            sender._RTCRtpSender__lsr = (self.leg.ntp_timestamp >> 16) & 0xFFFFFFFF  # type: ignore[attr-defined]
+            sender._RTCRtpSender__lsr_time = time.time()  # type: ignore[attr-defined]
+            return now + interval * (0.5 + random.random())
+
+        loop = asyncio.get_running_loop()
+        job = Periodic(report, loop.time() + interval * (0.5 + random.random()))
+        shared = ticker()
+        shared.add(job)
         try:
-            while True:
-                await asyncio.sleep(interval * (0.5 + random.random()))
-                report = self.sender_report()
-                sender._RTCRtpSender__lsr = (self.leg.ntp_timestamp >> 16) & 0xFFFFFFFF  # type: ignore[attr-defined]
-                sender._RTCRtpSender__lsr_time = time.time()  # type: ignore[attr-defined]
-                self._send_rtcp_now(report + sdes)
+            await loop.create_future()  # until the sender stops (it cancels this task)
         except asyncio.CancelledError:
             pass
+        finally:
+            shared.discard(job)
         await sender._send_rtcp([RtcpByePacket(sources=[sender._ssrc])])
         sender._RTCRtpSender__rtcp_exited.set()  # type: ignore[attr-defined]
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from aiortc import RTCPeerConnection
 
-from media import MediaConfig, RoomRegistry, UnsupportedAiortcError, _aiortc
+from media import MediaConfig, RoomRegistry, UnsupportedAiortcError, _aiortc, ticker
 from media._aiortc import (
     RECEIVER_INTERNALS,
     SENDER_INTERNALS,
@@ -57,6 +57,7 @@ async def _connected_pair(monkeypatch: pytest.MonkeyPatch) -> tuple[RTCPeerConne
     """Two loopback peer connections; the first checks consent the tolerant way, fast."""
     monkeypatch.setattr(_aiortc, "CONSENT_INTERVAL_S", 0.1)
     monkeypatch.setattr(_aiortc, "CONSENT_TIMEOUT_S", 1.2)
+    monkeypatch.setattr(ticker, "TICK_S", 0.02)
     a, b = RTCPeerConnection(), RTCPeerConnection()
     a.addTransceiver("audio")
     restrict_host_addresses(a, ["127.0.0.1"])

@@ -1,0 +1,104 @@
+"""The shared timer: many periodic jobs, one wake-up for whatever is due in the same tick."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+
+import pytest
+
+from media import ticker as ticker_module
+from media.ticker import Periodic, ticker
+
+
+@pytest.fixture(autouse=True)
+def fast_ticks(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ticker_module, "TICK_S", 0.05)
+
+
+async def test_jobs_due_in_the_same_tick_run_in_one_wake_up() -> None:
+    loop = asyncio.get_running_loop()
+    runs: list[tuple[str, float]] = []
+
+    def job(name: str) -> Periodic:
+        def run(now: float) -> float | None:
+            runs.append((name, now))
+            return None
+
+        return Periodic(run, loop.time() + 0.06)
+
+    shared = ticker()
+    for name in ("a", "b", "c"):
+        shared.add(job(name))
+    await asyncio.sleep(0.3)
+
+    assert sorted(name for name, _ in runs) == ["a", "b", "c"]
+    assert len({now for _, now in runs}) == 1  # the same call of the timer
+    assert len(shared) == 0
+
+
+async def test_a_job_runs_at_its_own_deadlines_until_it_returns_none() -> None:
+    loop = asyncio.get_running_loop()
+    times: list[float] = []
+    start = loop.time()
+
+    def every_tenth(now: float) -> float | None:
+        times.append(now - start)
+        return now + 0.1 if len(times) < 4 else None
+
+    ticker().add(Periodic(every_tenth, start + 0.1))
+    await asyncio.sleep(0.7)
+
+    assert len(times) == 4
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    assert all(0.05 <= gap <= 0.2 for gap in gaps), gaps
+
+
+async def test_a_discarded_job_never_runs_and_the_timer_stops_with_no_jobs() -> None:
+    loop = asyncio.get_running_loop()
+    ran: list[float] = []
+    job = Periodic(lambda now: ran.append(now) or now + 0.05, loop.time() + 0.05)
+    shared = ticker()
+    shared.add(job)
+    shared.discard(job)
+    await asyncio.sleep(0.2)
+
+    assert ran == []
+    assert shared._handle is None
+
+
+async def test_a_failing_job_is_stopped_and_the_others_go_on(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    loop = asyncio.get_running_loop()
+    ran: list[float] = []
+
+    def broken(now: float) -> float | None:
+        raise RuntimeError("broken job")
+
+    def healthy(now: float) -> float | None:
+        ran.append(now)
+        return now + 0.05
+
+    shared = ticker()
+    shared.add(Periodic(broken, loop.time() + 0.05))
+    healthy_job = Periodic(healthy, loop.time() + 0.05)
+    shared.add(healthy_job)
+    await asyncio.sleep(0.3)
+    shared.discard(healthy_job)
+
+    assert len(ran) >= 3
+    assert "broken job" in caplog.text
+    assert len(shared) == 0
+
+
+async def test_an_earlier_job_added_later_brings_the_timer_forward() -> None:
+    loop = asyncio.get_running_loop()
+    ran: list[str] = []
+    shared = ticker()
+    shared.add(Periodic(lambda now: ran.append("late") and None, loop.time() + 5))
+    shared.add(Periodic(lambda now: ran.append("soon") and None, loop.time() + 0.05))
+    await asyncio.sleep(0.2)
+
+    assert ran == ["soon"]
+    assert len(shared) == 1
