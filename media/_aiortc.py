@@ -323,7 +323,8 @@ async def _query_consent(connection: Any) -> None:
 
     def due(now: float) -> float | None:
         if now - answered > CONSENT_TIMEOUT_S:
-            expired.done() or expired.set_result(None)
+            if not expired.done():
+                expired.set_result(None)
             return None
         for pair in list(connection._nominated.values()):
             if pair not in checking:  # a check still retransmitting is not doubled

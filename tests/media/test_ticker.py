@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from collections.abc import Callable
 
 import pytest
 
@@ -57,7 +58,12 @@ async def test_a_job_runs_at_its_own_deadlines_until_it_returns_none() -> None:
 async def test_a_discarded_job_never_runs_and_the_timer_stops_with_no_jobs() -> None:
     loop = asyncio.get_running_loop()
     ran: list[float] = []
-    job = Periodic(lambda now: ran.append(now) or now + 0.05, loop.time() + 0.05)
+
+    def record(now: float) -> float | None:
+        ran.append(now)
+        return now + 0.05
+
+    job = Periodic(record, loop.time() + 0.05)
     shared = ticker()
     shared.add(job)
     shared.discard(job)
@@ -96,8 +102,16 @@ async def test_an_earlier_job_added_later_brings_the_timer_forward() -> None:
     loop = asyncio.get_running_loop()
     ran: list[str] = []
     shared = ticker()
-    shared.add(Periodic(lambda now: ran.append("late") and None, loop.time() + 5))
-    shared.add(Periodic(lambda now: ran.append("soon") and None, loop.time() + 0.05))
+
+    def once(name: str) -> Callable[[float], float | None]:
+        def run(now: float) -> float | None:
+            ran.append(name)
+            return None
+
+        return run
+
+    shared.add(Periodic(once("late"), loop.time() + 5))
+    shared.add(Periodic(once("soon"), loop.time() + 0.05))
     await asyncio.sleep(0.2)
 
     assert ran == ["soon"]
