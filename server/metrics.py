@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 
 from server.cases.models import Case, CaseStatus
 from server.chat import ChatMessage
+from server.cluster.setup import cluster_metrics
 from server.db.base import utcnow
 from server.keys import DB_SESSIONS, SIO
 from server.realtime import REALTIME
@@ -66,6 +67,7 @@ async def _gather(app: web.Application) -> list[Metric]:
             metrics.append(
                 GaugeMetricFamily("telessaude_media_rtt_ms", "Mean subscriber RTT", total.rtt_ms)
             )
+    metrics.extend(cluster_metrics(app))
     sio: Any = app.get(SIO)
     if sio is not None:
         sockets = len(list(sio.manager.get_participants(NAMESPACE, None)))

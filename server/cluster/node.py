@@ -17,6 +17,12 @@ class NodeInfo:
     rooms: int = 0
     draining: bool = False
     is_self: bool = False
+    load_level: int = 0
+    "Media saturation, `load.Level`: 0 takes new rooms, 1 saturated, 2 overloaded."
+
+    @property
+    def has_headroom(self) -> bool:
+        return self.load_level == 0
 
     def score(self, room_cost_pps: float) -> float:
         """Placement cost: measured load plus an estimate for rooms not yet forwarding.

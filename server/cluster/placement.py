@@ -2,7 +2,8 @@
 
 Redis holds the truth, with short TTLs so that a dead process needs no one to clean up:
 
-    <prefix>:node:<id>    hash {url, load_pps, rooms, draining}   TTL = heartbeat × factor
+    <prefix>:node:<id>    hash {url, load_pps, rooms, draining, load_level}
+                          TTL = heartbeat × factor
     <prefix>:nodes        sorted set of node ids, score = last heartbeat (discovery only)
     <prefix>:room:<cid>   the id of the node hosting that room      TTL refreshed by its host
 
@@ -31,6 +32,7 @@ import redis
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from .load import LoadProbe
 from .node import NodeInfo
 from .settings import ClusterSettings
 
@@ -51,6 +53,10 @@ end
 return 0
 """
 _MAX_PLACEMENT_ATTEMPTS = 5
+
+
+class ServerBusy(Exception):
+    """No live node has media headroom for a new room: the join is refused, to be retried."""
 
 
 class Placement(Protocol):
@@ -112,8 +118,10 @@ class RedisPlacement:
         hosted: Callable[[], Iterable[str]] = tuple,
         forwarded_packets: Callable[[], int] = lambda: 0,
         sync_redis: redis.Redis | None = None,
+        load: LoadProbe | None = None,
     ) -> None:
         self._redis = redis
+        self._load = load
         self._settings = settings
         self._id = settings.node_id
         self._url = url
@@ -160,6 +168,7 @@ class RedisPlacement:
             rooms=len(self._pins),
             draining=self._draining,
             is_self=True,
+            load_level=0 if self._load is None else int(self._load.level),
         )
 
     @property
@@ -318,6 +327,7 @@ class RedisPlacement:
                 "load_pps": f"{self._load_pps:.1f}",
                 "rooms": len(self._pins),
                 "draining": int(self._draining),
+                "load_level": 0 if self._load is None else int(self._load.level),
             },
         )
         pipe.pexpire(key, self._ttl_ms)
@@ -359,10 +369,15 @@ class RedisPlacement:
             load_pps=float(row.get("load_pps") or 0),
             rooms=int(row.get("rooms") or 0),
             draining=row.get("draining") == "1",
+            load_level=int(row.get("load_level") or 0),
         )
 
     async def locate(self, consultation_id: str) -> NodeInfo:
-        """The node hosting this room; a room without a live host goes to the least loaded node."""
+        """The node hosting this room; a room without a live host goes to the least loaded node.
+
+        A hosted room stays where it is however busy its node (its peers are there); only a new
+        room needs headroom, and `ServerBusy` says no node has any.
+        """
         key = self._room_key(consultation_id)
         for _ in range(_MAX_PLACEMENT_ATTEMPTS):
             owner = _text(await self._redis.get(key))
@@ -399,8 +414,13 @@ class RedisPlacement:
             candidates[self._id] = self.node  # even before our first heartbeat landed
         if not candidates:
             raise RedisError("no live node can host a room")
+        # A saturated node forwards all it can already: one more room would degrade every room
+        # there. Its measured load says little (past saturation it forwards less, not more).
+        open_nodes = [n for n in candidates.values() if n.has_headroom]
+        if not open_nodes:
+            raise ServerBusy("every live node is saturated")
         # Ties go to this node: the client is already connected here, no reconnect needed.
-        return min(candidates.values(), key=lambda n: (n.score(cost), not n.is_self, n.node_id))
+        return min(open_nodes, key=lambda n: (n.score(cost), not n.is_self, n.node_id))
 
     async def release(self, consultation_id: str) -> None:
         """The room closed here: free its pin now rather than at the next heartbeat."""

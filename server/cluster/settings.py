@@ -27,6 +27,22 @@ class ClusterSettings(BaseSettings):
     drain_timeout_s: float = Field(default=10.0, ge=0)
     "On SIGTERM, how long connected clients get to leave before their rooms are closed."
     redis_prefix: str = "telessaude"
+    # Media load shedding (server/cluster/load.py). A window mean at or above a threshold (CPU
+    # share of one core, or event-loop lag) enters the level; both below `load_release_ratio`
+    # of it leave it. Tests set a threshold to 0 to make a node saturated from the start.
+    saturation_cpu: float = Field(default=0.85, ge=0)
+    "Saturated (no new rooms) from this CPU share of a core."
+    saturation_lag_s: float = Field(default=0.05, ge=0)
+    "Saturated from this mean event-loop lag."
+    overload_cpu: float = Field(default=0.97, ge=0)
+    "Overloaded (no new participants, reconnects still admitted) from this CPU share."
+    overload_lag_s: float = Field(default=0.25, ge=0)
+    "Overloaded from this mean event-loop lag."
+    load_sample_s: float = Field(default=0.5, gt=0, le=10)
+    load_window_s: float = Field(default=3.0, gt=0, le=60)
+    load_release_ratio: float = Field(default=0.8, gt=0, le=1)
+    busy_retry_after_ms: int = Field(default=3000, ge=0)
+    "Told to a client refused with `server_busy`: when to try again."
 
     @property
     def ttl_s(self) -> float:

@@ -7,6 +7,7 @@ alone: LocalPlacement, python-socketio's in-memory manager, no Redis connection 
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 from collections.abc import AsyncIterator
@@ -15,6 +16,7 @@ import redis as redis_sync
 import redis.asyncio as aioredis
 import socketio
 from aiohttp import web
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from server.keys import SETTINGS, SIO
 from server.realtime import NAMESPACE_FACTORY, REALTIME, SIO_CLIENT_MANAGER
@@ -22,6 +24,7 @@ from server.realtime import NAMESPACE_FACTORY, REALTIME, SIO_CLIENT_MANAGER
 from .actions import RoomActions
 from .drain import drain
 from .gate import ClusteredNamespace
+from .load import LoadProbe, ProcessLoad
 from .node import NodeInfo
 from .placement import LocalPlacement, Placement, RedisPlacement
 from .settings import ClusterSettings
@@ -31,6 +34,8 @@ logger = logging.getLogger(__name__)
 CLUSTER_SETTINGS = web.AppKey("cluster_settings", ClusterSettings)
 "Optional: set before setup_cluster to override the environment (tests)."
 PLACEMENT = web.AppKey("placement", Placement)
+LOAD_PROBE = web.AppKey("load_probe", LoadProbe)
+"Optional before setup_cluster (tests): what says how saturated this process is."
 
 
 def setup_cluster(app: web.Application) -> Placement:
@@ -40,6 +45,8 @@ def setup_cluster(app: web.Application) -> Placement:
     placement: Placement
     redis: aioredis.Redis | None = None
     actions: RoomActions | None = None
+    load = app.get(LOAD_PROBE) or ProcessLoad(cluster)
+    app[LOAD_PROBE] = load
     if settings.redis_url:
         redis = aioredis.Redis.from_url(settings.redis_url, decode_responses=True)
         placement = RedisPlacement(
@@ -52,6 +59,7 @@ def setup_cluster(app: web.Application) -> Placement:
             sync_redis=redis_sync.Redis.from_url(
                 settings.redis_url, decode_responses=True, socket_timeout=5.0
             ),
+            load=load,
         )
         manager: object = socketio.AsyncRedisManager(
             settings.redis_url, channel=f"{cluster.redis_prefix}:socketio"
@@ -61,9 +69,17 @@ def setup_cluster(app: web.Application) -> Placement:
     else:
         placement = LocalPlacement(NodeInfo(cluster.node_id, url, is_self=True))
     app[PLACEMENT] = placement
-    app[NAMESPACE_FACTORY] = functools.partial(ClusteredNamespace, placement, actions=actions)
+    app[NAMESPACE_FACTORY] = functools.partial(
+        ClusteredNamespace,
+        placement,
+        actions=actions,
+        load=load,
+        busy_retry_after_ms=cluster.busy_retry_after_ms,
+    )
 
     async def membership(app: web.Application) -> AsyncIterator[None]:
+        if isinstance(load, ProcessLoad):
+            load.start(asyncio.get_running_loop())
         if isinstance(placement, RedisPlacement):
             await placement.start()
             logger.info("cluster: node %s joined at %s", cluster.node_id, url)
@@ -76,6 +92,8 @@ def setup_cluster(app: web.Application) -> Placement:
             await placement.stop()
         if redis is not None:
             await redis.aclose()
+        if isinstance(load, ProcessLoad):
+            await asyncio.to_thread(load.stop)
 
     async def on_shutdown(app: web.Application) -> None:
         await drain(app[SIO], app.get(REALTIME), placement, cluster.drain_timeout_s)
@@ -99,3 +117,40 @@ def _hosted_rooms(app: web.Application) -> list[str]:
 def _forwarded_packets(app: web.Application) -> int:
     namespace = app.get(REALTIME)
     return 0 if namespace is None else namespace.rooms.stats()["total"].forwarded_packets
+
+
+def cluster_metrics(app: web.Application) -> list[Metric]:
+    """Media load shedding, for the Prometheus endpoint (server/metrics.py)."""
+    load = app.get(LOAD_PROBE)
+    if load is None:
+        return []
+    sample = load.sample
+    metrics: list[Metric] = [
+        GaugeMetricFamily(
+            "telessaude_media_load_level",
+            "Media saturation: 0 takes new rooms, 1 saturated (no new rooms), "
+            "2 overloaded (no new participants)",
+            int(load.level),
+        ),
+        GaugeMetricFamily(
+            "telessaude_process_cpu_core_share",
+            "CPU-seconds per second of this process over the load window (1 = one core)",
+            sample.cpu_share,
+        ),
+        GaugeMetricFamily(
+            "telessaude_event_loop_lag_seconds",
+            "Mean wait of a callback posted to the event loop over the load window",
+            sample.loop_lag_s,
+        ),
+    ]
+    namespace = app.get(REALTIME)
+    if isinstance(namespace, ClusteredNamespace):
+        refused = CounterMetricFamily(
+            "telessaude_joins_refused_busy",
+            "Joins refused with server_busy, by what they would have added",
+            labels=["adds"],
+        )
+        for adds, count in namespace.refused_busy.items():
+            refused.add_metric([adds], count)
+        metrics.append(refused)
+    return metrics

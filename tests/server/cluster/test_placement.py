@@ -11,6 +11,8 @@ import pytest
 import redis.asyncio as aioredis
 
 from server.cluster import ClusterSettings, LocalPlacement, NodeInfo, RedisPlacement
+from server.cluster.load import FixedLoad, Level
+from server.cluster.placement import ServerBusy
 
 FAST = {"heartbeat_s": 0.1, "heartbeat_ttl_factor": 3, "pin_grace_s": 0.5, "room_cost_pps": 200}
 
@@ -22,12 +24,15 @@ class Node:
         settings = ClusterSettings(node_id=node_id, **{**FAST, **overrides})  # type: ignore[arg-type]
         self.rooms: set[str] = set()
         self.packets = 0
+        self.load = FixedLoad()
+        "Its media saturation, as its load probe would measure it."
         self.placement = RedisPlacement(
             redis,
             settings,
             f"http://{node_id}.test",
             hosted=lambda: tuple(self.rooms),
             forwarded_packets=lambda: self.packets,
+            load=self.load,
         )
 
 
@@ -225,3 +230,49 @@ async def test_without_redis_every_room_is_local() -> None:
     assert await placement.locate(room()) is node
     await placement.drain()
     assert placement.draining
+
+
+async def test_a_saturated_node_gets_no_new_room_while_another_has_headroom(
+    make_node: Callable[..., Node],
+) -> None:
+    a, b = make_node("a"), make_node("b")
+    await a.placement.start()
+    await b.placement.start()
+    # b forwards a lot (the least loaded node by packets is a), but a's media is saturated.
+    b.packets = 0
+    await b.placement.heartbeat()
+    b.packets = 50_000
+    await asyncio.sleep(0.05)
+    b.load.level_now = Level.OK
+    a.load.level_now = Level.SATURATED
+    await b.placement.heartbeat()
+    await a.placement.heartbeat()
+    hosts = {(await node.placement.locate(room())).node_id for node in (a, b) for _ in range(3)}
+    assert hosts == {"b"}
+
+
+async def test_a_new_room_is_refused_when_every_node_is_saturated(
+    make_node: Callable[..., Node],
+) -> None:
+    a, b = make_node("a"), make_node("b")
+    a.load.level_now, b.load.level_now = Level.SATURATED, Level.OVERLOADED
+    await a.placement.start()
+    await b.placement.start()
+    for node in (a, b):
+        with pytest.raises(ServerBusy):
+            await node.placement.locate(room())
+
+
+async def test_a_saturated_node_keeps_the_rooms_it_hosts(make_node: Callable[..., Node]) -> None:
+    a, b = make_node("a"), make_node("b")
+    await a.placement.start()
+    await b.placement.start()
+    cid = room()
+    assert (await a.placement.locate(cid)).node_id == "a"
+    a.rooms.add(cid)
+    a.load.level_now = Level.OVERLOADED
+    await a.placement.heartbeat()
+    # Its peers are there: the room is not moved, whatever the load; a new one goes to b.
+    assert (await b.placement.locate(cid)).node_id == "a"
+    assert (await a.placement.locate(cid)).is_self
+    assert (await a.placement.locate(room())).node_id == "b"
