@@ -433,9 +433,13 @@ async def _clients(seats: list[Seat], conn: Connection, egress: str) -> None:
                 hosts.append(url)
                 return
             await sio.disconnect()
-            if ack["error"]["code"] != "room_elsewhere":
+            error = ack["error"]
+            if error["code"] == "server_busy":  # load shedding: no media headroom right now
+                await asyncio.sleep(error.get("retry_after_ms", 1000) / 1000)
+                continue
+            if error["code"] != "room_elsewhere":
                 raise RuntimeError(f"join refused: {ack}")
-            url = ack["error"]["redirect"]["url"]
+            url = error["redirect"]["url"]
         raise RuntimeError("too many redirects")
 
     # Publishers enter one at a time, so that each placement sees the rooms placed before it;
@@ -506,6 +510,9 @@ class Mark:
     forwarded: float
     rooms: float
     received: float
+    load_level: float = 0.0
+    "The server's own saturation signal (server/cluster/load.py) at this instant."
+    loop_lag_s: float = 0.0
 
 
 def mark(url: str, pid: int) -> Mark:
@@ -516,6 +523,8 @@ def mark(url: str, pid: int) -> Mark:
         metrics.get("telessaude_media_forwarded_packets", 0.0),
         metrics.get("telessaude_rooms", 0.0),
         metrics.get("telessaude_media_received_packets", 0.0),
+        metrics.get("telessaude_media_load_level", 0.0),
+        metrics.get("telessaude_event_loop_lag_seconds", 0.0),
     )
 
 
@@ -618,6 +627,9 @@ def step_result(
                 "cpu_core_share": round(cpu, 3),
                 "saturated": cpu >= SATURATED_CPU
                 or (ingest is not None and ingest < SATURATED_INGEST),
+                # what the server itself said at the end of the step (load shedding's signal)
+                "server_load_level": int(b.load_level),
+                "server_loop_lag_s": round(b.loop_lag_s, 4),
             }
         )
     total_cpu = sum(b.cpu - a.cpu for a, b in zip(start, stop, strict=True))
