@@ -34,6 +34,8 @@ export interface ProtocolError {
   code: string;
   message: string;
   details?: { field?: string; message?: string }[];
+  /** `server_busy`: when to try the join again. */
+  retry_after_ms?: number;
 }
 
 export type Ack<T = Record<string, unknown>> = ({ ok: true } & T) | { ok: false; error: ProtocolError };

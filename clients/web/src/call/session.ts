@@ -200,6 +200,15 @@ export class CallSession {
         await this.request("leave", {});
         ack = await this.request<JoinAck>("join", { consultation_id: this.consultationId });
       }
+      if (!ack.ok && ack.error.code === "server_busy") {
+        // Load shedding: the video server has no capacity for this call right now. Not a
+        // failure: say so and try again after the delay the server asked for.
+        this.fail(ack.error);
+        this.setStatus("reconnecting");
+        const delay = Number(ack.error.retry_after_ms) || 3000;
+        window.setTimeout(() => void this.join(), delay);
+        return;
+      }
       if (!ack.ok) {
         this.fail(ack.error);
         if (ack.error.code === "consultation_closed") this.finish("ended");
@@ -207,6 +216,7 @@ export class CallSession {
         return;
       }
       mark("join_ack");
+      if (this.lastError?.code === "server_busy") this.lastError = null;
       testState.joins += 1;
       this.meId = ack.participant_id;
       this.role = ack.role;

@@ -370,6 +370,8 @@ export function renderCall(container: HTMLElement, session: CallSession, opts: C
 
   session.on("status", (status) => {
     banner.hidden = status !== "reconnecting";
+    // A join refused for lack of capacity is retried: the banner says why it is taking long.
+    banner.textContent = session.lastError?.code === "server_busy" ? session.lastError.message : "Reconectando…";
     if (status === "ended" || status === "left" || status === "replaced" || status === "failed") {
       opts.onExit(status);
       return;
