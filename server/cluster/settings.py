@@ -38,6 +38,8 @@ class ClusterSettings(BaseSettings):
     "Overloaded (no new participants, reconnects still admitted) from this CPU share."
     overload_lag_s: float = Field(default=0.25, ge=0)
     "Overloaded from this mean event-loop lag."
+    load_min_forwarded_pps: float = Field(default=2000.0, ge=0)
+    "Below this forwarding rate the process is not shedding load, whatever its CPU or lag."
     load_sample_s: float = Field(default=0.5, gt=0, le=10)
     load_window_s: float = Field(default=3.0, gt=0, le=60)
     load_release_ratio: float = Field(default=0.8, gt=0, le=1)

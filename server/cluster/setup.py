@@ -45,7 +45,7 @@ def setup_cluster(app: web.Application) -> Placement:
     placement: Placement
     redis: aioredis.Redis | None = None
     actions: RoomActions | None = None
-    load = app.get(LOAD_PROBE) or ProcessLoad(cluster)
+    load = app.get(LOAD_PROBE) or ProcessLoad(cluster, lambda: _forwarded_packets(app))
     app[LOAD_PROBE] = load
     if settings.redis_url:
         redis = aioredis.Redis.from_url(settings.redis_url, decode_responses=True)

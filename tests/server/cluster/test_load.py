@@ -11,7 +11,8 @@ import pytest
 from server.cluster import ClusterSettings
 from server.cluster.load import Level, ProcessLoad
 
-FAST = {"load_sample_s": 0.05, "load_window_s": 0.3}
+# No media here: the forwarding floor is off, so the loop's own load decides.
+FAST = {"load_sample_s": 0.05, "load_window_s": 0.3, "load_min_forwarded_pps": 0}
 
 
 @pytest.fixture
@@ -68,5 +69,26 @@ async def test_thresholds_changed_at_run_time_take_effect_within_a_period(
 
 
 def test_a_threshold_of_zero_holds_from_the_start() -> None:
-    assert ProcessLoad(ClusterSettings(saturation_cpu=0)).level is Level.SATURATED
-    assert ProcessLoad(ClusterSettings(overload_lag_s=0)).level is Level.OVERLOADED
+    off = {"load_min_forwarded_pps": 0}
+    assert ProcessLoad(ClusterSettings(saturation_cpu=0, **off)).level is Level.SATURATED  # type: ignore[arg-type]
+    assert ProcessLoad(ClusterSettings(overload_lag_s=0, **off)).level is Level.OVERLOADED  # type: ignore[arg-type]
+
+
+async def test_a_process_forwarding_little_media_never_sheds_load() -> None:
+    packets = [0]
+    probe = ProcessLoad(
+        ClusterSettings(saturation_cpu=0, overload_cpu=0, load_sample_s=0.05),
+        forwarded_packets=lambda: packets[0],
+    )
+    probe.start(asyncio.get_running_loop())
+    try:
+        await asyncio.sleep(0.3)
+        idle = probe.level
+        assert idle is Level.OK  # 0 pkt/s, below the 2,000 pkt/s floor
+        for _ in range(20):  # 100,000 pkt/s, as a busy SFU
+            packets[0] += 5000
+            await asyncio.sleep(0.05)
+        assert probe.forwarded_pps > 2000
+        assert probe.level is Level.OVERLOADED
+    finally:
+        probe.stop()
