@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 import redis.asyncio as aioredis
 
@@ -85,7 +86,11 @@ async def test_alone_and_saturated_a_new_room_is_refused_until_there_is_headroom
     doctor = peers(live, booking.professionals[0].token)
     await reach(probe, Level.SATURATED, saturation_cpu=0.0, overload_cpu=NEVER)
     assert_busy(await join(doctor, booking.consultation_id))
-    assert live.app[LOAD_PROBE].level is Level.SATURATED
+    async with aiohttp.ClientSession() as http, http.get(f"{live.url}/metrics") as response:
+        metrics = await response.text()
+    assert "telessaude_media_load_level 1.0" in metrics
+    assert 'telessaude_joins_refused_busy_total{adds="room"} 1.0' in metrics
+    assert "telessaude_event_loop_lag_seconds" in metrics
     await reach(probe, Level.OK, saturation_cpu=NEVER, saturation_lag_s=NEVER)
     ack = await join(doctor, booking.consultation_id)
     assert ack["ok"], ack
