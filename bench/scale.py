@@ -1023,6 +1023,41 @@ def write_benchmarks(section: str) -> None:
     replace_section(BENCHMARKS, begin, end, f"{begin}\n{section}\n{end}")
 
 
+_SUMMARY_KEYS = (
+    "date",
+    "command",
+    "duration_s",
+    "uptime_before",
+    "uptime_after",
+    "speedup_2_processes",
+    "pairwise_speedups",
+    "ratio_of_medians",
+    "cpu_normalised_ratio_2_over_1",
+    "one_process",
+    "two_processes",
+    "session_pooled",
+)
+
+
+def previous_runs() -> list[dict[str, Any]]:
+    """The last report's summary (its steps left out) followed by the runs it kept."""
+    with contextlib.suppress(OSError, ValueError):
+        old = json.loads(RESULTS.read_text())
+        summary: dict[str, Any] = {"label": f"run of {old.get('date')}"}
+        summary.update({k: old[k] for k in _SUMMARY_KEYS if k in old})
+        summary["capacity_per_run_processes_pps_disturbed_collapsed_at"] = [
+            [
+                r.get("processes"),
+                r.get("capacity_forwarded_pps"),
+                r.get("disturbed_steps"),
+                r.get("collapsed_at_rate"),
+            ]
+            for r in old.get("runs", [])
+        ]
+        return [summary, *old.get("earlier_runs", [])]
+    return []
+
+
 def previous_notes() -> str:
     """The hand-written notes of the last report, kept across re-runs."""
     with contextlib.suppress(OSError, ValueError, KeyError):
@@ -1125,6 +1160,7 @@ def main() -> None:
         **summarise(runs),
         "notes": previous_notes(),
         "runs": runs,
+        "earlier_runs": previous_runs(),
     }
     print(json.dumps({k: v for k, v in report.items() if k != "runs"}, indent=2))
     section = markdown(report)
