@@ -36,6 +36,8 @@ export interface ProtocolError {
   details?: { field?: string; message?: string }[];
   /** `server_busy`: when to try the join again. */
   retry_after_ms?: number;
+  /** `room_elsewhere`: the server process that hosts the room. */
+  redirect?: { node_id: string; url: string };
 }
 
 export type Ack<T = Record<string, unknown>> = ({ ok: true } & T) | { ok: false; error: ProtocolError };

@@ -41,6 +41,8 @@ export interface CallOptions {
 
 const ACK_TIMEOUT_MS = 8000;
 const CHAT_RETRIES = 5;
+/** Consecutive moves between server processes before a join counts as failed (no redirect loop). */
+const MAX_MOVES = 5;
 
 function newClientMsgId(): string {
   if (typeof crypto !== "undefined" && "randomUUID" in crypto) return crypto.randomUUID();
@@ -82,6 +84,7 @@ export class CallSession {
   private joining = false;
   private closed = false;
   private pcFailTimer = 0;
+  private moves = 0;
 
   constructor(opts: CallOptions) {
     this.consultationId = opts.consultationId;
@@ -186,6 +189,7 @@ export class CallSession {
       // The server removed our media connection; a fresh join negotiates a new one.
       window.setTimeout(() => void this.rejoin(), 1000);
     });
+    s.on("server_draining", (ev: { retry_after_ms?: number }) => this.moveTo(null, ev.retry_after_ms ?? 500));
     s.on("chat_message", (ev: { message: ChatMessage }) => this.addChat([ev.message]));
     s.on("chat_read", () => undefined);
   }
@@ -199,6 +203,16 @@ export class CallSession {
       if (!ack.ok && ack.error.code === "already_joined") {
         await this.request("leave", {});
         ack = await this.request<JoinAck>("join", { consultation_id: this.consultationId });
+      }
+      if (!ack.ok && ack.error.code === "room_elsewhere" && ack.error.redirect && this.moves < MAX_MOVES) {
+        // Several server processes: the room lives on another one. The reverse proxy routes
+        // `?node=` to it (docs/PROTOCOL.md §2); the fresh socket joins again on "connect".
+        this.moveTo(ack.error.redirect.node_id, 0);
+        return;
+      }
+      if (!ack.ok && ack.error.code === "server_draining" && this.moves < MAX_MOVES) {
+        this.moveTo(null, 500); // that process is shutting down: any other one
+        return;
       }
       if (!ack.ok && ack.error.code === "server_busy") {
         // Load shedding: the video server has no capacity for this call right now. Not a
@@ -217,6 +231,7 @@ export class CallSession {
       }
       mark("join_ack");
       if (this.lastError?.code === "server_busy") this.lastError = null;
+      this.moves = 0;
       testState.joins += 1;
       this.meId = ack.participant_id;
       this.role = ack.role;
@@ -240,6 +255,19 @@ export class CallSession {
     } finally {
       this.joining = false;
     }
+  }
+
+  /** Reconnect the socket, to one server process (`node`) or to any (null), then join again. */
+  private moveTo(node: string | null, delayMs: number): void {
+    this.moves += 1;
+    this.setStatus("reconnecting");
+    this.closeMedia();
+    const s = this.socket;
+    s.io.opts.query = node ? { node } : {};
+    s.disconnect();
+    window.setTimeout(() => {
+      if (!this.closed) s.connect();
+    }, delayMs);
   }
 
   /** leave + join: a fresh media connection (after a failed one, or to re-publish the camera). */
