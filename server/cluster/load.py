@@ -142,9 +142,10 @@ class ProcessLoad:
 
     @property
     def forwarded_pps(self) -> float:
-        if len(self._forwarded) < 2:
+        samples = tuple(self._forwarded)  # one C-level copy: the loop appends meanwhile
+        if len(samples) < 2:
             return 0.0
-        (then, before), (now, count) = self._forwarded
+        (then, before), (now, count) = samples
         # Closed rooms take their counters with them: a drop is not negative traffic.
         return max(0.0, (count - before) / max(now - then, 1e-3))
 
