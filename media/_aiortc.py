@@ -54,6 +54,7 @@ from pylibsrtp._binding import ffi as srtp_ffi
 from pylibsrtp._binding import lib as srtp_lib
 
 from .errors import UnsupportedAiortcError
+from .quietlane import quiet_lane
 from .ticker import Periodic, ticker
 
 try:
@@ -597,6 +598,8 @@ def ntp_ms() -> int:
 
 
 READ_BATCH: Final = 16
+QUIET_AFTER_S = 2.0
+"A connection that received no RTP for this long has its sockets read in the quiet lane."
 
 
 def batch_reads(transport: Any) -> None:
@@ -613,8 +616,9 @@ def batch_reads(transport: Any) -> None:
     if sock is None or not hasattr(loop, "_add_reader"):
         return  # not asyncio's selector transport: keep its own reading
     max_size = transport.max_size
+    lane = quiet_lane(loop)
 
-    def read_ready() -> None:
+    def read_batch() -> None:
         for _ in range(READ_BATCH):
             if transport._conn_lost:
                 return
@@ -632,12 +636,17 @@ def batch_reads(transport: Any) -> None:
                 return
             transport._protocol.datagram_received(data, addr)
 
+    def read_ready() -> None:
+        read_batch()
+        lane.maybe_drain()  # the loop is awake anyway: read the quiet sockets' feedback too
+
     if transport._conn_lost:
         return
     fd = sock.fileno()
     loop._remove_reader(fd)
     loop._add_reader(fd, read_ready)
     transport._telessaude_batched = True
+    transport._telessaude_readers = (read_batch, read_ready)
 
 
 _EXT_ABS_SEND_TIME, _EXT_AUDIO_LEVEL, _EXT_MID, _EXT_TRANSPORT_SEQ = 0, 1, 2, 3
@@ -664,13 +673,30 @@ class FastIngest:
     receiver's `ReceiverTap.handle` at once; an RTCP one is unprotected and aiortc's RTCP
     handling runs inline (`run_eagerly`). STUN (consent, checks), DTLS and anything arriving
     before SRTP keys exist keep the stock path.
+
+    A connection that has received no RTP for `QUIET_AFTER_S` (a receive-only participant) has
+    its sockets read in the quiet lane (`media.quietlane`); its first RTP brings them back.
     """
 
-    __slots__ = ("_ext_key", "_ext_kinds", "_rx_address", "_rx_session", "dtls", "handled")
+    __slots__ = (
+        "_ext_key",
+        "_ext_kinds",
+        "_handled_at_check",
+        "_rx_address",
+        "_rx_session",
+        "dtls",
+        "handled",
+        "quiet",
+        "quiet_transports",
+    )
 
     def __init__(self, dtls: RTCDtlsTransport) -> None:
         self.dtls = dtls
         self.handled = 0
+        self.quiet = False
+        "The connection's sockets are in the quiet lane."
+        self.quiet_transports: list[Any] = []
+        self._handled_at_check = -1
         self._rx_session: Session | None = None  # kept referenced: C unprotects with it
         self._rx_address = 0
         self._ext_key: tuple[Any, ...] | None = None
@@ -783,7 +809,40 @@ class FastIngest:
 
         connection.data_received = on_data  # type: ignore[method-assign]
         ingest.hook_protocols()
+        loop = asyncio.get_running_loop()
+        ticker().add(Periodic(ingest._check_quiet, loop.time() + QUIET_AFTER_S))
         return ingest
+
+    def _transports(self) -> list[Any]:
+        found = []
+        for protocol in self.dtls.transport._connection._protocols:
+            transport = getattr(protocol, "transport", None)
+            if transport is not None and hasattr(transport, "_telessaude_readers"):
+                found.append(transport)
+        return found
+
+    def _check_quiet(self, now: float) -> float | None:
+        """Every `QUIET_AFTER_S`: a connected transport that received no RTP goes quiet."""
+        state = self.dtls._state
+        if state is State.CLOSED or state is State.FAILED:
+            self.wake()  # forget its sockets
+            return None
+        if state is _CONNECTED and not self.quiet and self.handled == self._handled_at_check:
+            lane = quiet_lane(asyncio.get_running_loop())
+            self.quiet_transports = self._transports()
+            for transport in self.quiet_transports:
+                lane.admit(transport, *transport._telessaude_readers)
+            self.quiet = True
+        self._handled_at_check = self.handled
+        return now + QUIET_AFTER_S
+
+    def wake(self) -> None:
+        """RTP arrived (or the transport closed): the sockets go back to the event loop."""
+        self.quiet = False
+        lane = quiet_lane(asyncio.get_running_loop())
+        for transport in self.quiet_transports:
+            lane.release(transport)
+        self.quiet_transports = []
 
     def hook_protocols(self) -> None:
         """Short-cut each ICE socket protocol's `datagram_received` (before its STUN parse)."""
@@ -834,6 +893,8 @@ class FastIngest:
         if receiver is None:
             return True
         self.handled += 1
+        if self.quiet:
+            self.wake()
         tap: ReceiverTap | None = getattr(receiver, "_telessaude_tap", None)
         if tap is not None:
             tap.handle(packet, arrival_time_ms)
