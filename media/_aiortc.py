@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime
 import logging
 import random
 import struct
@@ -30,12 +31,12 @@ from typing import Any, Final
 import aioice
 import aioice.stun
 import aiortc
-import pylibsrtp
 from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender, RTCRtpTransceiver
 from aiortc.codecs import is_rtx
 from aiortc.rate import MIN_FRAME_PERIOD_HISTORY_LENGTH
 from aiortc.rtcdtlstransport import RTCDtlsTransport, State
 from aiortc.rtcrtpreceiver import StreamStatistics
+from aiortc.rtcrtpsender import RTT_ALPHA
 from aiortc.rtp import (
     RTCP_PSFB_APP,
     RTP_HISTORY_SIZE,
@@ -49,12 +50,17 @@ from aiortc.rtp import (
     unpack_remb_fci,
     unwrap_rtx,
 )
+from aiortc.stats import RTCRemoteInboundRtpStreamStats, RTCStatsReport
 from pylibsrtp import SRTP_MAX_TRAILER_LEN, Session
 from pylibsrtp._binding import ffi as srtp_ffi
 from pylibsrtp._binding import lib as srtp_lib
 
 from .errors import UnsupportedAiortcError
 from .quietlane import quiet_lane
+from .rtcpscan import PLI as RTCP_PLI
+from .rtcpscan import REMB as RTCP_REMB
+from .rtcpscan import RR as RTCP_RR
+from .rtcpscan import scan as scan_rtcp
 from .ticker import Periodic, ticker
 
 try:
@@ -103,6 +109,8 @@ SENDER_INTERNALS: Final = (
     "_RTCRtpSender__cname",
     "_RTCRtpSender__lsr",
     "_RTCRtpSender__lsr_time",
+    "_RTCRtpSender__stats",
+    "_RTCRtpSender__kind",
     "_run_rtcp",
     "_send_rtcp",
 )
@@ -617,6 +625,7 @@ def batch_reads(transport: Any) -> None:
         return  # not asyncio's selector transport: keep its own reading
     max_size = transport.max_size
     lane = quiet_lane(loop)
+    shared = ticker()
 
     def read_batch() -> None:
         for _ in range(READ_BATCH):
@@ -638,7 +647,10 @@ def batch_reads(transport: Any) -> None:
 
     def read_ready() -> None:
         read_batch()
-        lane.maybe_drain()  # the loop is awake anyway: read the quiet sockets' feedback too
+        # the loop is awake anyway: read the quiet sockets' feedback and run the reports
+        # and consent checks that are due, instead of waking up again for them
+        lane.maybe_drain()
+        shared.maybe_run()
 
     if transport._conn_lost:
         return
@@ -688,11 +700,14 @@ class FastIngest:
         "handled",
         "quiet",
         "quiet_transports",
+        "rtcp_read",
     )
 
     def __init__(self, dtls: RTCDtlsTransport) -> None:
         self.dtls = dtls
         self.handled = 0
+        self.rtcp_read = 0
+        "RTCP compounds read without aiortc's parser (`take_rtcp`)."
         self.quiet = False
         "The connection's sockets are in the quiet lane."
         self.quiet_transports: list[Any] = []
@@ -862,6 +877,39 @@ class FastIngest:
             protocol._telessaude_ingest = self  # type: ignore[attr-defined]
             batch_reads(getattr(protocol, "transport", None))
 
+    def take_rtcp(self, data: bytes) -> bool:
+        """Handle a subscriber's usual compound (RR, SDES, PLI, REMB for our legs) without
+        aiortc's parser; False (nothing done) hands it to the stock path.
+
+        Does what aiortc's routing and handlers would: each RR block reaches the sender of
+        its SSRC (`ForwardingSender.receiver_report`), a PLI calls the sender's keyframe
+        request, a REMB sets the estimate of the legs it names.
+        """
+        items = scan_rtcp(data)
+        if items is None:
+            return False
+        senders: dict[int, Any] = self.dtls._rtp_router.senders
+        actions: list[tuple[ForwardingSender, int, int, Any]] = []
+        for kind, first, rest in items:
+            ssrcs = rest if kind == RTCP_REMB else (rest[0] if kind == RTCP_RR else rest,)
+            for ssrc in ssrcs:
+                sender = senders.get(ssrc)
+                if sender is None:
+                    continue  # aiortc's routing finds no recipient either
+                if type(sender) is not ForwardingSender:
+                    return False  # a stock sender: aiortc's own handler
+                actions.append((sender, kind, first, rest))
+        now = time.time()
+        for sender, kind, first, rest in actions:
+            if kind == RTCP_RR:
+                sender.receiver_report(first, rest, now)
+            elif kind == RTCP_PLI:
+                sender._send_keyframe()
+            else:
+                sender._telessaude_tap.remb_bps = first
+        self.rtcp_read += 1
+        return True
+
     def take(self, data: bytes) -> bool:
         """Handle `data` if it is SRTP or SRTCP; False hands it to the stock path."""
         if not data or not 127 < data[0] < 192:
@@ -873,15 +921,13 @@ class FastIngest:
         arrival_time_ms = ntp_ms()
         dtls._RTCDtlsTransport__rx_bytes += len(data)  # type: ignore[attr-defined]
         dtls._RTCDtlsTransport__rx_packets += 1  # type: ignore[attr-defined]
-        if len(data) >= 2 and 191 < data[1] < 209:  # RTCP (RFC 5761)
-            try:
-                report = srtp.unprotect_rtcp(data)
-            except pylibsrtp.Error:
-                return True
-            run_eagerly(dtls._handle_rtcp_data(report))
-            return True
         if srtp is not self._rx_session:  # once: the session lives as long as the DTLS one
             self._rx_session, self._rx_address = srtp, _srtp_address(srtp)
+        if len(data) >= 2 and 191 < data[1] < 209:  # RTCP (RFC 5761)
+            report = unprotect(SRTCP_UNPROTECT_ADDRESS, self._rx_address, data)
+            if report is not None and not self.take_rtcp(report):
+                run_eagerly(dtls._handle_rtcp_data(report))
+            return True
         plain = unprotect(SRTP_UNPROTECT_ADDRESS, self._rx_address, data)
         if plain is None:
             return True  # what the stock path does: drop it
@@ -939,6 +985,9 @@ class ForwardingSender(RTCRtpSender):
 
     _telessaude_leg: Leg
     _telessaude_base: dict[str, int]
+    _telessaude_tap: SenderTap
+    _telessaude_report: tuple[float, int, int, int, int, int] | None
+    "(time, packet SSRC, packets received, lost, jitter, fraction lost) of the latest RR"
 
     def _read(self, name: str, value: int) -> int:
         return self._telessaude_base.get(name, 0) + value
@@ -978,6 +1027,49 @@ class ForwardingSender(RTCRtpSender):
     def _RTCRtpSender__ntp_timestamp(self, value: int) -> None:
         pass  # the next forwarded packet sets it
 
+    def receiver_report(
+        self, packet_ssrc: int, report: tuple[int, int, int, int, int, int, int], now: float
+    ) -> None:
+        """One RR block about this leg (`FastIngest.take_rtcp`): what the stock handler does
+        (RTT from LSR/DLSR, smoothed the same way); the remote-inbound stats entry it would
+        build per report is built when stats are read."""
+        _, fraction_lost, packets_lost, _, jitter, lsr, dlsr = report
+        if self._RTCRtpSender__lsr == lsr and dlsr:  # type: ignore[attr-defined]
+            rtt = now - self._RTCRtpSender__lsr_time - (dlsr / 65536)  # type: ignore[attr-defined]
+            previous: float | None = self._RTCRtpSender__rtt  # type: ignore[has-type]
+            self._RTCRtpSender__rtt = (
+                rtt if previous is None else RTT_ALPHA * previous + (1 - RTT_ALPHA) * rtt
+            )
+        self._telessaude_report = (
+            now,
+            packet_ssrc,
+            self._RTCRtpSender__packet_count - packets_lost,
+            packets_lost,
+            jitter,
+            fraction_lost,
+        )
+
+    async def getStats(self) -> RTCStatsReport:
+        report = self._telessaude_report
+        if report is not None:
+            when, ssrc, received, lost, jitter, fraction_lost = report
+            self._RTCRtpSender__stats.add(  # type: ignore[attr-defined]
+                RTCRemoteInboundRtpStreamStats(
+                    timestamp=datetime.datetime.fromtimestamp(when, datetime.UTC),
+                    type="remote-inbound-rtp",
+                    id="remote-inbound-rtp_" + str(id(self)),
+                    ssrc=ssrc,
+                    kind=self._RTCRtpSender__kind,  # type: ignore[attr-defined]
+                    transportId=self.transport._stats_id,
+                    packetsReceived=received,
+                    packetsLost=lost,
+                    jitter=jitter,
+                    roundTripTime=self._RTCRtpSender__rtt,
+                    fractionLost=fraction_lost,
+                )
+            )
+        return await super().getStats()
+
 
 def _srtp_address(session: Any) -> int:
     """The `srtp_t` inside a pylibsrtp `Session` (the C leg protects with it directly)."""
@@ -989,6 +1081,12 @@ SRTP_PROTECT_ADDRESS: Final = int(
 )
 SRTP_UNPROTECT_ADDRESS: Final = int(
     srtp_ffi.cast("uintptr_t", srtp_ffi.addressof(srtp_lib, "srtp_unprotect"))
+)
+SRTCP_UNPROTECT_ADDRESS: Final = int(
+    srtp_ffi.cast("uintptr_t", srtp_ffi.addressof(srtp_lib, "srtp_unprotect_rtcp"))
+)
+SRTCP_PROTECT_ADDRESS: Final = int(
+    srtp_ffi.cast("uintptr_t", srtp_ffi.addressof(srtp_lib, "srtp_protect_rtcp"))
 )
 
 
@@ -1024,6 +1122,8 @@ class SenderTap:
         if type(self.sender) is RTCRtpSender:
             self.sender._telessaude_leg = self.leg  # type: ignore[attr-defined]
             self.sender._telessaude_base = {}  # type: ignore[attr-defined]
+            self.sender._telessaude_tap = self  # type: ignore[attr-defined]
+            self.sender._telessaude_report = None  # type: ignore[attr-defined]
             self.sender.__class__ = ForwardingSender
             # before negotiation: RTCRtpSender.send() starts the RTCP task from this name
             self.sender._run_rtcp = self._run_rtcp  # type: ignore[method-assign]

@@ -6,12 +6,16 @@ the process about 1.4 N times a second at random moments, and a wake-up from idl
 context switch, cold caches) costs more than the report it sends: 48 idle subscriber connections
 cost the SFU 0.7 ms of CPU each per second. Here each job keeps its own jittered deadline, but due
 jobs run on a shared grid of ticks, so whatever is due in the same tick runs in one wake-up, and
-the timer sleeps until the earliest tick that has work.
+the timer sleeps until the earliest tick that has work. While media flows, the loop is awake ~30
+times a second anyway: `maybe_run` (called after each media socket read) runs what is due then,
+and the timer itself seldom fires.
 """
 
 from __future__ import annotations
 
 import asyncio
+import heapq
+import itertools
 import logging
 import math
 import weakref
@@ -39,6 +43,10 @@ class Ticker:
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
         self._jobs: set[Periodic] = set()
+        # (due, order, job), earliest first; an entry whose job was discarded or whose due
+        # moved is stale and dropped when it comes up
+        self._heap: list[tuple[float, int, Periodic]] = []
+        self._order = itertools.count()
         self._handle: asyncio.TimerHandle | None = None
         self._armed_for = math.inf
 
@@ -47,13 +55,23 @@ class Ticker:
 
     def add(self, job: Periodic) -> None:
         self._jobs.add(job)
+        heapq.heappush(self._heap, (job.due, next(self._order), job))
         self._arm(job.due)
 
     def discard(self, job: Periodic) -> None:
         self._jobs.discard(job)
-        if not self._jobs and self._handle is not None:
-            self._handle.cancel()
-            self._handle, self._armed_for = None, math.inf
+        if not self._jobs:
+            self._heap.clear()
+            if self._handle is not None:
+                self._handle.cancel()
+                self._handle, self._armed_for = None, math.inf
+
+    def maybe_run(self) -> None:
+        """Called when the loop is awake anyway (a media socket was read): run what is due,
+        so that the timer itself seldom has to wake the process."""
+        heap = self._heap
+        if heap and heap[0][0] <= self._loop.time():
+            self._run_due(self._loop.time())
 
     def _arm(self, due: float) -> None:
         tick = math.ceil(due / TICK_S) * TICK_S
@@ -66,26 +84,40 @@ class Ticker:
 
     def _tick(self) -> None:
         self._handle, self._armed_for = None, math.inf
-        now = self._loop.time()
-        # a job due within half a tick runs now: the timer fires a little early or late
+        self._run_due(self._loop.time())
+
+    def _run_due(self, now: float) -> None:
+        # a job due within half a tick runs now: the timer fires a little early or late, and
+        # jobs run together cost one pass over warm code
         horizon = now + TICK_S / 2
-        earliest = math.inf
-        for job in list(self._jobs):
-            if job not in self._jobs:
-                continue  # discarded by a job that ran before it
-            if job.due <= horizon:
-                try:
-                    following = job.run(now)
-                except Exception:  # one broken job must not stop the others
-                    logger.exception("periodic job %r failed; it is stopped", job.run)
-                    following = None
-                if following is None:
-                    self._jobs.discard(job)
-                    continue
-                job.due = following
-            earliest = min(earliest, job.due)
-        if self._jobs and earliest < math.inf:
-            self._arm(max(earliest, now + TICK_S / 2))
+        heap, jobs = self._heap, self._jobs
+        while heap and heap[0][0] <= horizon:
+            due, _, job = heapq.heappop(heap)
+            if job not in jobs or job.due != due:
+                continue  # stale: discarded, or its deadline moved
+            try:
+                following = job.run(now)
+            except Exception:  # one broken job must not stop the others
+                logger.exception("periodic job %r failed; it is stopped", job.run)
+                following = None
+            if following is None:
+                jobs.discard(job)
+                continue
+            job.due = following
+            heapq.heappush(heap, (following, next(self._order), job))
+        while heap and (heap[0][2] not in jobs or heap[0][2].due != heap[0][0]):
+            heapq.heappop(heap)
+        if not heap:
+            if self._handle is not None:
+                self._handle.cancel()
+                self._handle, self._armed_for = None, math.inf
+            return
+        target = math.ceil(max(heap[0][0], now + TICK_S / 2) / TICK_S) * TICK_S
+        if target != self._armed_for:  # the timer waits for the earliest job, no sooner
+            if self._handle is not None:
+                self._handle.cancel()
+            self._armed_for = target
+            self._handle = self._loop.call_at(target, self._tick)
 
 
 _TICKERS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Ticker] = weakref.WeakKeyDictionary()

@@ -7,6 +7,14 @@ import itertools
 import time
 
 import pytest
+from aiortc.rtp import (
+    RTCP_PSFB_APP,
+    RTCP_PSFB_PLI,
+    RTCP_RTPFB_NACK,
+    RtcpPsfbPacket,
+    RtcpRtpfbPacket,
+    pack_remb_fci,
+)
 
 from media import (
     CloseReason,
@@ -396,3 +404,46 @@ def _legs(room: Room, subscriber: str, publisher: str) -> list[Subscription]:
         for s in room.participants[ParticipantId(subscriber)].subscriptions
         if s.publisher_id == publisher and s.source is CAMERA
     ]
+
+
+async def test_subscribers_feedback_reaches_their_legs_without_aiortcs_parser(
+    registry: RoomRegistry, negotiator: LocalNegotiator, clips: tuple[Clip, Clip]
+) -> None:
+    room = registry.get_or_create(RoomId("feedback"))
+    await join(room, negotiator, clips, "a")
+    b, _ = await join(room, negotiator, clips, "b")
+    await wait_for(lambda: receives(b, "a", CAMERA, 60), 15)
+    camera = next(
+        p for p in room.publications if p.publisher_id == ParticipantId("a") and p.source is CAMERA
+    )
+    leg = camera.subscriptions[0].tap
+    ingest = leg.sender.transport._telessaude_ingest  # type: ignore[attr-defined]
+
+    # b's receiver reports answered the leg's sender reports: round-trip time and stats
+    await wait_for(lambda: leg.rtt() is not None, 10)
+    assert ingest.rtcp_read > 0  # read by media.rtcpscan, not aiortc's parser
+    stats = await leg.sender.getStats()
+    remote = [s for s in stats.values() if s.type == "remote-inbound-rtp"]
+    assert len(remote) == 1
+    assert remote[0].roundTripTime == leg.rtt()
+    assert 0 <= remote[0].roundTripTime < 1
+    assert remote[0].packetsReceived > 0
+
+    # a REMB naming the leg sets its estimate; a PLI for it becomes a keyframe request
+    remb = RtcpPsfbPacket(
+        fmt=RTCP_PSFB_APP, ssrc=1, media_ssrc=0, fci=pack_remb_fci(420_000, [leg.ssrc])
+    )
+    pli = RtcpPsfbPacket(fmt=RTCP_PSFB_PLI, ssrc=1, media_ssrc=leg.ssrc)
+    requests = leg.keyframe_requests
+    assert ingest.take_rtcp(bytes(remb) + bytes(pli))
+    assert leg.remb_bps == 420_000
+    assert leg.keyframe_requests == requests + 1
+    # feedback about an SSRC that is not ours is read and goes nowhere, as in aiortc
+    other = RtcpPsfbPacket(
+        fmt=RTCP_PSFB_APP, ssrc=1, media_ssrc=0, fci=pack_remb_fci(1_000, [leg.ssrc ^ 1])
+    )
+    assert ingest.take_rtcp(bytes(other))
+    assert leg.remb_bps == 420_000
+    # a NACK is left to aiortc's parser and handlers (RTX from the leg's history)
+    nack = RtcpRtpfbPacket(fmt=RTCP_RTPFB_NACK, ssrc=1, media_ssrc=leg.ssrc, lost=[1])
+    assert not ingest.take_rtcp(bytes(nack))

@@ -116,3 +116,45 @@ async def test_an_earlier_job_added_later_brings_the_timer_forward() -> None:
 
     assert ran == ["soon"]
     assert len(shared) == 1
+
+
+async def test_a_due_job_runs_when_media_wakes_the_loop_and_the_timer_waits_for_the_next() -> None:
+    loop = asyncio.get_running_loop()
+    runs: list[float] = []
+    shared = ticker()
+
+    def every_second(now: float) -> float | None:
+        runs.append(now)
+        return now + 1.0
+
+    shared.add(Periodic(every_second, loop.time() + 0.01))
+    await asyncio.sleep(0.02)  # due, but the next tick (0.05 s grid) may not have come yet
+    shared.maybe_run()  # what a media socket read calls
+    ran_at = loop.time()
+
+    assert len(runs) == 1
+    # the timer is set for the job's next deadline, not for the tick it was due at
+    assert shared._armed_for >= ran_at + 0.9
+    shared.maybe_run()  # nothing is due: runs nothing
+    assert len(runs) == 1
+
+
+async def test_a_job_discarded_and_added_again_runs_once_per_deadline() -> None:
+    loop = asyncio.get_running_loop()
+    runs: list[float] = []
+    shared = ticker()
+
+    def record(now: float) -> float | None:
+        runs.append(now)
+        return None
+
+    late = Periodic(lambda now: None, loop.time() + 5)
+    shared.add(late)  # keeps the stale entry of the job below in the queue
+    job = Periodic(record, loop.time() + 0.05)
+    shared.add(job)
+    shared.discard(job)
+    shared.add(job)
+    await asyncio.sleep(0.2)
+
+    assert len(runs) == 1
+    shared.discard(late)
