@@ -1293,6 +1293,12 @@ class SenderTap:
 
     def _send_rtcp_now(self, payload: bytes) -> None:
         dtls = self.sender.transport
+        if self._dtls is not None:  # the leg is wired: protect and send in C, on its socket
+            sent = self.leg.send_rtcp(SRTCP_PROTECT_ADDRESS, payload)
+            if sent:
+                dtls._RTCDtlsTransport__tx_bytes += sent  # type: ignore[attr-defined]
+                dtls._RTCDtlsTransport__tx_packets += 1  # type: ignore[attr-defined]
+            return
         if dtls._state is not _CONNECTED or dtls._tx_srtp is None:
             return
         pair = dtls.transport._connection._nominated.get(1)

@@ -539,7 +539,57 @@ static PyObject *fanout_forward(PyObject *module, PyObject *const *args, Py_ssiz
 
 /* ------------------------------------------------------------------ type and module */
 
+PyDoc_STRVAR(send_rtcp_doc,
+             "send_rtcp(srtcp_protect_address, plaintext) -> int\n\n"
+             "SRTCP-protect one RTCP packet with the leg's session and send it on the leg's socket\n"
+             "(queued in asyncio if the socket is full). Returns the datagram's length, or 0 when\n"
+             "the leg cannot send now (not connected, no socket) or libsrtp refused it.");
+
+static PyObject *Leg_send_rtcp(Leg *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 2 || !PyBytes_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "send_rtcp(int, bytes)");
+        return NULL;
+    }
+    unsigned long long fn = PyLong_AsUnsignedLongLong(args[0]);
+    if (fn == (unsigned long long)-1 && PyErr_Occurred()) return NULL;
+    if (fn == 0) {
+        PyErr_SetString(PyExc_ValueError, "null SRTCP function");
+        return NULL;
+    }
+    Py_ssize_t size = PyBytes_GET_SIZE(args[1]);
+    if (size < 8 || size > MAX_PLAINTEXT) {
+        PyErr_Format(PyExc_ValueError, "an RTCP packet is 8 to %d bytes", MAX_PLAINTEXT);
+        return NULL;
+    }
+    int live = leg_live(self);
+    if (live < 0) return NULL;
+    if (!live) return PyLong_FromLong(0);
+    uint8_t buf[MAX_DATAGRAM];
+    memcpy(buf, PyBytes_AS_STRING(args[1]), (size_t)size);
+    int len = (int)size;
+    if (((srtp_protect_fn)(uintptr_t)fn)(self->srtp, buf, &len) != 0 || len <= 0 ||
+        len > MAX_DATAGRAM) {
+        self->protect_errors++;
+        return PyLong_FromLong(0);
+    }
+    if (!self->backlogged) {
+        ssize_t sent;
+        do {
+            sent = sendto(self->fd, buf, (size_t)len, MSG_DONTWAIT, (struct sockaddr *)&self->addr,
+                          self->addrlen);
+        } while (sent < 0 && errno == EINTR);
+        if (sent >= 0) return PyLong_FromLong(len);
+        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != ENOBUFS) {
+            self->send_errors++;
+            return PyLong_FromLong(0);
+        }
+    }
+    if (leg_fallback(self, buf, len) < 0) return NULL;
+    return PyLong_FromLong(len);
+}
+
 static PyMethodDef Leg_methods[] = {
+    {"send_rtcp", (PyCFunction)(void (*)(void))Leg_send_rtcp, METH_FASTCALL, send_rtcp_doc},
     {"set_templates", (PyCFunction)Leg_set_templates, METH_VARARGS,
      "set_templates(t0, off0, len0, t1, off1, len1): header templates without / with audio level"},
     {"start", (PyCFunction)Leg_start, METH_VARARGS, "start(seq_offset, ts_offset)"},

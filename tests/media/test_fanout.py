@@ -18,10 +18,10 @@ from typing import Any
 import pytest
 from aiortc import RTCPeerConnection
 from aiortc.rtcrtpparameters import RTCRtpHeaderExtensionParameters, RTCRtpParameters
-from aiortc.rtp import HeaderExtensionsMap, RtpPacket
+from aiortc.rtp import HeaderExtensionsMap, RtcpSenderInfo, RtcpSrPacket, RtpPacket
 from pylibsrtp import Policy, Session
 
-from media._aiortc import SRTP_PROTECT_ADDRESS, SenderTap, _srtp_address
+from media._aiortc import SRTCP_PROTECT_ADDRESS, SRTP_PROTECT_ADDRESS, SenderTap, _srtp_address
 from media._fanout import HISTORY_SIZE, MAX_PLAINTEXT, Leg, forward
 from media.subscription import header_template
 
@@ -433,3 +433,28 @@ def test_unprotect_gives_pylibsrtps_plaintext_and_refuses_tampered_or_replayed_p
         unprotect(SRTP_UNPROTECT_ADDRESS, address, bytearray(b"\x80"))  # type: ignore[arg-type]
     with pytest.raises(ValueError):
         unprotect(0, address, b"\x80")
+
+
+def test_a_leg_sends_rtcp_protected_with_its_session_on_its_socket(wires: list[Wire]) -> None:
+    w = wire(wires)
+    report = RtcpSrPacket(ssrc=w.ssrc, sender_info=RtcpSenderInfo(NTP, 90_000, 10, 12_000))
+    plain = bytes(report)
+
+    sent = w.leg.send_rtcp(SRTCP_PROTECT_ADDRESS, plain)
+
+    datagram = w.receiver.recv(2048)
+    assert sent == len(datagram) > len(plain)  # SRTCP index and tag appended
+    assert w.rx.unprotect_rtcp(datagram) == plain
+    # a leg that cannot send (DTLS not connected, ICE closed) sends nothing and says so
+    w.leg.set_connected(False)
+    assert w.leg.send_rtcp(SRTCP_PROTECT_ADDRESS, plain) == 0
+    w.leg.set_connected(True)
+    del w.pairs[1]
+    assert w.leg.send_rtcp(SRTCP_PROTECT_ADDRESS, plain) == 0
+    assert w.receive() == []
+    with pytest.raises(ValueError, match="RTCP packet"):
+        w.leg.send_rtcp(SRTCP_PROTECT_ADDRESS, b"\x80\xc8\x00")
+    with pytest.raises(ValueError, match="RTCP packet"):
+        w.leg.send_rtcp(SRTCP_PROTECT_ADDRESS, bytes(MAX_PLAINTEXT + 1))
+    with pytest.raises(TypeError):
+        w.leg.send_rtcp(SRTCP_PROTECT_ADDRESS, "not bytes")  # type: ignore[arg-type]
