@@ -22,6 +22,7 @@ import contextlib
 import datetime
 import logging
 import random
+import socket
 import struct
 import time
 from collections.abc import Callable, Coroutine, Iterable
@@ -606,6 +607,12 @@ def ntp_ms() -> int:
 
 
 READ_BATCH: Final = 16
+ARRIVAL_STAMPS: list[float] | None = None
+"""Diagnostics (`bench.sfu`): when a list, ICE sockets set up afterwards ask the kernel for each
+datagram's arrival time (SO_TIMESTAMPNS), and [0] holds that of the datagram being handled (wall
+clock), so the time a packet spends in the SFU can be measured."""
+_SO_TIMESTAMPNS: Final = 35  # Linux; also the control message's type (SCM_TIMESTAMPNS)
+_TIMESPEC = struct.Struct("@qq")
 QUIET_AFTER_S = 2.0
 "A connection that received no RTP for this long has its sockets read in the quiet lane."
 
@@ -626,13 +633,23 @@ def batch_reads(transport: Any) -> None:
     max_size = transport.max_size
     lane = quiet_lane(loop)
     shared = ticker()
+    stamps = ARRIVAL_STAMPS
+    if stamps is not None:
+        sock.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS, 1)
 
     def read_batch() -> None:
         for _ in range(READ_BATCH):
             if transport._conn_lost:
                 return
             try:
-                data, addr = sock.recvfrom(max_size)
+                if stamps is None:
+                    data, addr = sock.recvfrom(max_size)
+                else:
+                    data, ancillary, _, addr = sock.recvmsg(max_size, 64)
+                    for level, kind, value in ancillary:
+                        if level == socket.SOL_SOCKET and kind == _SO_TIMESTAMPNS:
+                            seconds, nanoseconds = _TIMESPEC.unpack(value)
+                            stamps[0] = seconds + nanoseconds * 1e-9
             except (BlockingIOError, InterruptedError):
                 return
             except OSError as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from types import SimpleNamespace
 from typing import Any
 
@@ -302,6 +303,44 @@ async def test_batched_reads_deliver_every_datagram_in_order_several_per_wake_up
         sender.sendto(b"late", ("127.0.0.1", port))
         await asyncio.sleep(0.05)
         assert got[-1] == b"39"
+    finally:
+        sender.close()
+        transport.close()
+
+
+async def test_with_arrival_stamps_on_each_datagram_is_handled_with_its_kernel_arrival_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import socket
+
+    loop = asyncio.get_running_loop()
+    stamps = [0.0]
+    monkeypatch.setattr(_aiortc, "ARRIVAL_STAMPS", stamps)
+    seen: list[tuple[bytes, float]] = []
+
+    class Protocol(asyncio.DatagramProtocol):
+        def datagram_received(self, data: bytes, addr: Any) -> None:
+            seen.append((data, stamps[0]))
+
+    transport, _ = await loop.create_datagram_endpoint(Protocol, local_addr=("127.0.0.1", 0))
+    _aiortc.batch_reads(transport)
+    sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        port = transport.get_extra_info("sockname")[1]
+        before = time.time()
+        sender.sendto(b"first", ("127.0.0.1", port))
+        time.sleep(0.05)  # noqa: ASYNC251 -- block the loop: both are read together, later
+        sender.sendto(b"second", ("127.0.0.1", port))
+        for _ in range(100):
+            await asyncio.sleep(0.01)
+            if len(seen) == 2:
+                break
+        after = time.time()
+
+        assert [data for data, _ in seen] == [b"first", b"second"]
+        (_, first), (_, second) = seen
+        assert before <= first < second <= after
+        assert second - first >= 0.04  # the kernel's times, not the reads'
     finally:
         sender.close()
         transport.close()
