@@ -699,9 +699,11 @@ class FastIngest:
     ValueError), queues the datagram, the DTLS transport's task wakes up, demuxes, unprotects,
     parses and awaits the receiver's handler. Here an RTP datagram (first byte 128..191, which
     is never STUN nor DTLS, RFC 7983) is unprotected, parsed, routed and handed to the
-    receiver's `ReceiverTap.handle` at once; an RTCP one is unprotected and aiortc's RTCP
-    handling runs inline (`run_eagerly`). STUN (consent, checks), DTLS and anything arriving
-    before SRTP keys exist keep the stock path.
+    receiver's `ReceiverTap.handle` at once; an RTCP one is unprotected, and a subscriber's
+    usual compound (RR, SDES, PLI, REMB) is read by `media.rtcpscan` and handed to the legs
+    (`take_rtcp`), anything else goes through aiortc's RTCP handling, run inline
+    (`run_eagerly`). STUN (consent, checks), DTLS and anything arriving before SRTP keys exist
+    keep the stock path.
 
     A connection that has received no RTP for `QUIET_AFTER_S` (a receive-only participant) has
     its sockets read in the quiet lane (`media.quietlane`); its first RTP brings them back.
