@@ -214,6 +214,19 @@ def ensure_supported_aiortc(sample: InternalsSample | None = None) -> None:
         for name in ("ts_delta_hist", "update_min_frame_period")
         if estimator is not None and not hasattr(overuse, name)
     ]
+    counter = getattr(estimator, "incoming_bitrate", None)
+    missing += [
+        f"RateCounter.{name}"  # lean_rate_counter replaces _erase_old per instance
+        for name in (
+            "_erase_old",
+            "_buckets",
+            "_total",
+            "_origin_index",
+            "_origin_ms",
+            "_window_size",
+        )
+        if estimator is not None and not hasattr(counter, name)
+    ]
     if missing:
         raise UnsupportedAiortcError(
             "aiortc internals the SFU relies on are missing: " + ", ".join(missing)
@@ -423,6 +436,7 @@ class ReceiverTap:
         self._codec_info: dict[int, tuple[Any, bool, str]] = {}  # PT -> codec, is RTX, name
         if self._estimator is not None:
             lean_min_frame_period(self._estimator.estimator)
+            lean_rate_counter(self._estimator.incoming_bitrate)
         # the transport looks the handler up on the instance at call time
         receiver._handle_rtp_packet = self._handle_rtp_packet  # type: ignore[method-assign]
         receiver._telessaude_tap = self  # type: ignore[attr-defined]
@@ -560,6 +574,38 @@ def lean_min_frame_period(estimator: Any) -> None:
         return ts_delta if ts_delta < result else result
 
     estimator.update_min_frame_period = update_min_frame_period
+
+
+def lean_rate_counter(counter: Any) -> None:
+    """Give one `RateCounter` an `_erase_old` with the same effect that touches only the
+    buckets leaving the window, sliced at once, and at most one window of them.
+
+    aiortc's walks every elapsed millisecond one Python iteration at a time (≈ 33 per video
+    frame, twice per frame: a quarter of the REMB estimator's cost, which is a tenth of an
+    SFU's CPU with 1:1 rooms).
+    """
+    window: int = counter._window_size
+
+    def _erase_old(now_ms: int) -> None:
+        origin_ms: int = counter._origin_ms
+        steps = now_ms - window + 1 - origin_ms
+        if steps <= 0:
+            return
+        buckets = counter._buckets  # read each time: reset() replaces the list
+        total = counter._total
+        start = counter._origin_index
+        end = start + min(steps, window)
+        leaving = buckets[start:end] + buckets[: max(0, end - window)]
+        for bucket in leaving:
+            if bucket.count or bucket.value:
+                total.count -= bucket.count
+                total.value -= bucket.value
+                bucket.count = 0
+                bucket.value = 0
+        counter._origin_index = (start + steps) % window
+        counter._origin_ms = origin_ms + steps
+
+    counter._erase_old = _erase_old
 
 
 def _background(coroutine: Coroutine[Any, Any, None]) -> None:
