@@ -656,7 +656,9 @@ READ_BATCH: Final = 16
 ARRIVAL_STAMPS: list[float] | None = None
 """Diagnostics (`bench.sfu`): when a list, ICE sockets set up afterwards ask the kernel for each
 datagram's arrival time (SO_TIMESTAMPNS), and [0] holds that of the datagram being handled (wall
-clock), so the time a packet spends in the SFU can be measured."""
+clock), so the time a packet spends in the SFU can be measured. The kernel turns stamping on
+shortly after the first socket asks (a deferred switch): datagrams before that are stamped when
+read."""
 _SO_TIMESTAMPNS: Final = 35  # Linux; also the control message's type (SCM_TIMESTAMPNS)
 _TIMESPEC = struct.Struct("@qq")
 QUIET_AFTER_S = 2.0

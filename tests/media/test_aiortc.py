@@ -354,6 +354,11 @@ async def test_with_arrival_stamps_on_each_datagram_is_handled_with_its_kernel_a
     sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     try:
         port = transport.get_extra_info("sockname")[1]
+        # the kernel turns arrival stamping on shortly after the first socket asks (a deferred
+        # switch); until then datagrams are stamped when read
+        sender.sendto(b"warm-up", ("127.0.0.1", port))
+        await asyncio.sleep(0.2)
+        seen.clear()
         before = time.time()
         sender.sendto(b"first", ("127.0.0.1", port))
         time.sleep(0.05)  # noqa: ASYNC251 -- block the loop: both are read together, later
