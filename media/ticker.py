@@ -70,8 +70,10 @@ class Ticker:
         """Called when the loop is awake anyway (a media socket was read): run what is due,
         so that the timer itself seldom has to wake the process."""
         heap = self._heap
-        if heap and heap[0][0] <= self._loop.time():
-            self._run_due(self._loop.time())
+        if heap:
+            now = self._loop.time()
+            if heap[0][0] <= now:
+                self._run_due(now)
 
     def _arm(self, due: float) -> None:
         tick = math.ceil(due / TICK_S) * TICK_S
