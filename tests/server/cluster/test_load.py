@@ -85,10 +85,21 @@ async def test_a_process_forwarding_little_media_never_sheds_load() -> None:
         await asyncio.sleep(0.3)
         idle = probe.level
         assert idle is Level.OK  # 0 pkt/s, below the 2,000 pkt/s floor
-        for _ in range(20):  # 100,000 pkt/s, as a busy SFU
-            packets[0] += 5000
-            await asyncio.sleep(0.05)
-        assert probe.forwarded_pps > 2000
-        assert probe.level is Level.OVERLOADED
+
+        async def forward() -> None:  # ~100,000 pkt/s, as a busy SFU
+            while True:
+                packets[0] += 1000
+                await asyncio.sleep(0.01)
+
+        # two samples taken between the same two increments read 0 pkt/s: wait for the
+        # sampler to see the traffic instead of assuming when it does
+        forwarding = asyncio.ensure_future(forward())
+        try:
+            deadline = asyncio.get_running_loop().time() + 5
+            while not (probe.forwarded_pps > 2000 and probe.level is Level.OVERLOADED):
+                assert asyncio.get_running_loop().time() < deadline, probe.forwarded_pps
+                await asyncio.sleep(0.02)
+        finally:
+            forwarding.cancel()
     finally:
         probe.stop()
