@@ -806,8 +806,10 @@ NOTES = [
     "AMD machine). Client processes now run at nice +10 (see latency below): the SFU, no "
     "longer kept waiting by a busy client, wakes up for fewer datagrams at a time (1 → 48: "
     "~70–80 wake-ups/s instead of ~37; 1:1 rooms ~1,900 instead of ~950), as it would on "
-    "a machine of its own. This run: 14.66 and 11.79 µs (median 13.2), 33.9 rooms per core "
-    "(K = 10) and 36.4 from the K = 16 latency run (0.44 CPU-s/s, timestamps included).",
+    "a machine of its own. This run: 13.48 and 13.10 µs (median 13.3), 32.1 rooms per core "
+    "(K = 10) and 40.1 from the K = 16 latency run (0.40 CPU-s/s, timestamps included: more "
+    "rooms share each wake-up). The run before it, an hour earlier with the same code but "
+    "the REMB counter change: 14.66 and 11.79 µs, 33.9 and 36.4 rooms per core.",
     "**Where the CPU goes now** (1 → 48, CPU time per function with "
     "`SFU_BENCH_TIME=module:Class.attr,...`, a 13.4 µs run): the C fan-out (header splice, "
     "libsrtp, `sendto`, which on loopback also delivers into each subscriber's socket and "
@@ -832,13 +834,15 @@ NOTES = [
     "**Against the floor**: on the side-by-side harness (`bench/floor.py`: 48 legs, one SRTP "
     "session and one socket each, a process draining them) the C fan-out costs 0.45–0.75× "
     "the pure-Python floor of rewrite + protect + sendto (2.9 µs vs 6.0 µs in this run). "
-    "The 12 µs target is not met on this machine (13.2 µs median; one repeat 11.8 µs).",
+    "The 12 µs target is not met on this machine (13.3 µs median; 11.8 µs in one repeat of "
+    "the previous run).",
     "**Latency**: *time in the SFU* is measured in runs of their own (`SFU_BENCH_RESIDENCE`): "
     "the kernel's arrival timestamp of the publisher's datagram (SO_TIMESTAMPNS, the "
     "`media._aiortc.ARRIVAL_STAMPS` read path) to the return of the fan-out, i.e. the last "
-    "leg's `sendto`. With 16 parallel 1:1 rooms at 0.44 CPU-s/s (about half a core): p50 "
-    "0.12 ms, p99 3.4 ms (target p99 ≤ 5 ms: met). In the 1 → 48 fan-out, p50 1.0 ms and p99 "
-    "23 ms: a keyframe is a burst of ~20 packets × 48 legs ≈ 6 ms of sending on one core, "
+    "leg's `sendto`. With 16 parallel 1:1 rooms at 0.40 CPU-s/s (about half a core): p50 "
+    "0.11 ms, p99 3.8 ms (3.4 ms at 0.44 CPU-s/s in the run before; target p99 ≤ 5 ms: met). "
+    "In the 1 → 48 fan-out, p50 1.0 ms and p99 19–23 ms: a keyframe is a burst of ~20 "
+    "packets × 48 legs ≈ 6 ms of sending on one core, "
     "and the rest is the SFU waiting to be scheduled on this 2-core machine shared with four "
     "client processes (before the clients were niced, 40–50 ms stalls with no slow callback "
     "in the loop set the p99). The client-measured latency (publisher send → subscriber "
@@ -852,8 +856,9 @@ NOTES = [
     "**Rooms per core**: K = 10 parallel 1:1 rooms, each participant publishing Opus + "
     "~1 Mbit/s VP8 (≈ 3,200 forwarded packets/s at full rate: check the pkt/s column, a "
     "starved client process publishes less and flatters the figure); SFU CPU-s/s divided by "
-    "K, extrapolated to 100 % of one core. 33.9 in this run (36.4 with K = 16), below the "
-    "target of 40 on this machine; 40.8 on the AMD machine on 2026-11-23. Every packet is "
+    "K, extrapolated to 100 % of one core. 32.1 in this run with K = 10, below the target "
+    "of 40 on this machine (40.8 on the AMD machine on 2026-11-23); 40.1 with K = 16 (the "
+    "latency run), where more rooms share each wake-up. Every packet is "
     "forwarded once, so ingest dominates (≈ 85–95 µs per packet, ≈ 18 % of it kernel; "
     "aiortc's REMB estimator ≈ 10 %). Keep a real process at ≤ 70 %.",
 ]
