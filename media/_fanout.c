@@ -415,6 +415,26 @@ static int leg_fallback(Leg *self, const uint8_t *data, int len) {
     return 0;
 }
 
+/* Send one protected datagram on the leg's socket, or queue it in asyncio when the socket is
+ * full (and after, while asyncio has a backlog, so datagrams stay in order). 1: sent or
+ * queued; 0: the kernel refused it (counted); -1 with a Python error set. */
+static int leg_transmit(Leg *self, const uint8_t *b, int len) {
+    if (!self->backlogged) {
+        ssize_t sent;
+        do {
+            sent = sendto(self->fd, b, (size_t)len, MSG_DONTWAIT, (struct sockaddr *)&self->addr,
+                          self->addrlen);
+        } while (sent < 0 && errno == EINTR);
+        if (sent >= 0) return 1;
+        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != ENOBUFS) {
+            /* a vanished peer (ICMP unreachable) must not stop the fan-out */
+            self->send_errors++;
+            return 0;
+        }
+    }
+    return leg_fallback(self, b, len) < 0 ? -1 : 1;
+}
+
 static void leg_send(Leg *self, uint16_t seq, uint32_t ts, uint8_t marker, PyObject *payload,
                      int level, uint32_t abs_send_time, int padding, unsigned long long ntp) {
     uint8_t *b = self->buf;
@@ -443,22 +463,7 @@ static void leg_send(Leg *self, uint16_t seq, uint32_t ts, uint8_t marker, PyObj
         self->protect_errors++;
         return;
     }
-    if (self->backlogged) {
-        if (leg_fallback(self, b, len) < 0) PyErr_WriteUnraisable((PyObject *)self);
-        return;
-    }
-    ssize_t sent;
-    do {
-        sent = sendto(self->fd, b, (size_t)len, MSG_DONTWAIT, (struct sockaddr *)&self->addr,
-                      self->addrlen);
-    } while (sent < 0 && errno == EINTR);
-    if (sent >= 0) return;
-    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) {
-        if (leg_fallback(self, b, len) < 0) PyErr_WriteUnraisable((PyObject *)self);
-        return;
-    }
-    /* a vanished peer (ICMP unreachable) must not stop the fan-out */
-    self->send_errors++;
+    if (leg_transmit(self, b, len) < 0) PyErr_WriteUnraisable((PyObject *)self);
 }
 
 PyDoc_STRVAR(forward_doc,
@@ -572,20 +577,9 @@ static PyObject *Leg_send_rtcp(Leg *self, PyObject *const *args, Py_ssize_t narg
         self->protect_errors++;
         return PyLong_FromLong(0);
     }
-    if (!self->backlogged) {
-        ssize_t sent;
-        do {
-            sent = sendto(self->fd, buf, (size_t)len, MSG_DONTWAIT, (struct sockaddr *)&self->addr,
-                          self->addrlen);
-        } while (sent < 0 && errno == EINTR);
-        if (sent >= 0) return PyLong_FromLong(len);
-        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != ENOBUFS) {
-            self->send_errors++;
-            return PyLong_FromLong(0);
-        }
-    }
-    if (leg_fallback(self, buf, len) < 0) return NULL;
-    return PyLong_FromLong(len);
+    int sent = leg_transmit(self, buf, len);
+    if (sent < 0) return NULL;
+    return PyLong_FromLong(sent ? len : 0);
 }
 
 static PyMethodDef Leg_methods[] = {
