@@ -14,7 +14,7 @@ from __future__ import annotations
 import struct
 from typing import Any, Final
 
-from aiortc.rtp import RtcpSdesPacket
+from aiortc.rtp import RtcpSdesPacket, unpack_remb_fci
 
 RR: Final = 201
 """(RR, packet_ssrc, report): report = (ssrc, fraction_lost, packets_lost, highest_sequence,
@@ -72,7 +72,7 @@ def scan(data: bytes) -> list[Item] | None:
             sender, media = _TWO_SSRC.unpack_from(data, start)
             items.append((PLI, sender, media))
         elif packet_type == _PSFB and count == REMB and end - start >= 16:
-            remb = _remb(data, start + 8, end)
+            remb = _remb(data[start + 8 : end])
             if remb is None:
                 return None
             items.append((REMB, *remb))
@@ -81,14 +81,11 @@ def scan(data: bytes) -> list[Item] | None:
     return items
 
 
-def _remb(data: bytes, start: int, end: int) -> tuple[int, tuple[int, ...]] | None:
-    """`aiortc.rtp.unpack_remb_fci` on data[start:end], or None where it would raise."""
-    if data[start : start + 4] != b"REMB":
+def _remb(fci: bytes) -> tuple[int, tuple[int, ...]] | None:
+    """aiortc's own REMB reading, or None where it would raise (the caller then leaves the
+    compound to aiortc, which drops or logs it as before)."""
+    try:
+        bitrate, ssrcs = unpack_remb_fci(fci)
+    except (ValueError, struct.error):
         return None
-    count = data[start + 4]
-    if start + 8 + 4 * count > end:
-        return None
-    exponent = (data[start + 5] & 0xFC) >> 2
-    mantissa = ((data[start + 5] & 0x03) << 16) | (data[start + 6] << 8) | data[start + 7]
-    ssrcs = struct.unpack_from(f"!{count}L", data, start + 8)
-    return mantissa << exponent, ssrcs
+    return bitrate, tuple(ssrcs)

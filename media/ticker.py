@@ -62,9 +62,7 @@ class Ticker:
         self._jobs.discard(job)
         if not self._jobs:
             self._heap.clear()
-            if self._handle is not None:
-                self._handle.cancel()
-                self._handle, self._armed_for = None, math.inf
+            self._set_timer(math.inf)
 
     def maybe_run(self) -> None:
         """Called when the loop is awake anyway (a media socket was read): run what is due,
@@ -77,12 +75,17 @@ class Ticker:
 
     def _arm(self, due: float) -> None:
         tick = math.ceil(due / TICK_S) * TICK_S
-        if tick >= self._armed_for:
-            return  # an earlier tick is already set; it re-arms for the rest
+        if tick < self._armed_for:  # else an earlier tick is set; it re-arms for the rest
+            self._set_timer(tick)
+
+    def _set_timer(self, tick: float) -> None:
+        """The timer fires at `tick` (loop time, on the grid), or never for math.inf."""
+        if tick == self._armed_for:
+            return
         if self._handle is not None:
             self._handle.cancel()
         self._armed_for = tick
-        self._handle = self._loop.call_at(tick, self._tick)
+        self._handle = None if tick == math.inf else self._loop.call_at(tick, self._tick)
 
     def _tick(self) -> None:
         self._handle, self._armed_for = None, math.inf
@@ -109,17 +112,11 @@ class Ticker:
             heapq.heappush(heap, (following, next(self._order), job))
         while heap and (heap[0][2] not in jobs or heap[0][2].due != heap[0][0]):
             heapq.heappop(heap)
-        if not heap:
-            if self._handle is not None:
-                self._handle.cancel()
-                self._handle, self._armed_for = None, math.inf
-            return
-        target = math.ceil(max(heap[0][0], now + TICK_S / 2) / TICK_S) * TICK_S
-        if target != self._armed_for:  # the timer waits for the earliest job, no sooner
-            if self._handle is not None:
-                self._handle.cancel()
-            self._armed_for = target
-            self._handle = self._loop.call_at(target, self._tick)
+        if heap:  # the timer waits for the earliest job, no sooner
+            earliest = max(heap[0][0], now + TICK_S / 2)
+            self._set_timer(math.ceil(earliest / TICK_S) * TICK_S)
+        else:
+            self._set_timer(math.inf)
 
 
 _TICKERS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Ticker] = weakref.WeakKeyDictionary()
