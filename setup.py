@@ -1,7 +1,8 @@
 """Only the C extension lives here; everything else about the package is in pyproject.toml.
 
-`pip install -e .` (scripts/setup) builds `media._fanout` from media/_fanout.c; after editing
-the C file, `scripts/setup` rebuilds it in place (`python setup.py build_ext --inplace`).
+`pip install -e .` (scripts/setup) builds `media._fanout` from media/_fanout.c and
+media/_ingest.c; after editing a C file, `scripts/setup` rebuilds it in place
+(`python setup.py build_ext --inplace`).
 """
 
 from setuptools import Extension, setup
@@ -10,7 +11,8 @@ setup(
     ext_modules=[
         Extension(
             "media._fanout",
-            sources=["media/_fanout.c"],
+            sources=["media/_fanout.c", "media/_ingest.c"],
+            depends=["media/_fanout.h"],
             extra_compile_args=["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
         )
     ]

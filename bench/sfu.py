@@ -177,18 +177,25 @@ def _measure_residence() -> None:
     `sendto`. Waiting in the socket for the process to be scheduled counts; the clients'
     scheduling does not (it inflates the client-measured latency on this shared machine)."""
     import media._aiortc as glue
+    from media._fanout import set_probe
     from media.publication import Publication
 
     stamps = glue.ARRIVAL_STAMPS = [0.0]
     original = Publication._on_packet
 
-    def measured(self: Publication, packet: Any) -> None:
+    def measured(self: Publication, packet: Any) -> None:  # packets Python forwards
         arrival = stamps[0]
         original(self, packet)
         if arrival:
             RESIDENCE.append(time.time() - arrival)
 
+    def probe() -> None:  # packets the C ingest forwarded
+        arrival = stamps[0]
+        if arrival:
+            RESIDENCE.append(time.time() - arrival)
+
     Publication._on_packet = measured  # type: ignore[method-assign]
+    set_probe(probe)
 
 
 def _time_functions(spec: str) -> None:

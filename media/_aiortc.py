@@ -36,7 +36,7 @@ from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender, RTCRtpTransc
 from aiortc.codecs import is_rtx
 from aiortc.rate import MIN_FRAME_PERIOD_HISTORY_LENGTH
 from aiortc.rtcdtlstransport import RTCDtlsTransport, State
-from aiortc.rtcrtpreceiver import StreamStatistics
+from aiortc.rtcrtpreceiver import NackGenerator, StreamStatistics
 from aiortc.rtcrtpsender import RTT_ALPHA
 from aiortc.rtp import (
     RTCP_PSFB_APP,
@@ -65,8 +65,20 @@ from .rtcpscan import scan as scan_rtcp
 from .ticker import Periodic, ticker
 
 try:
+    from ._fanout import (
+        EXT_ABS_SEND_TIME,
+        EXT_AUDIO_LEVEL,
+        EXT_TEXT,
+        EXT_THREE_BYTES,
+        EXT_TWO_BYTES,
+        SRTP_TRAILER,
+        Inbound,
+        Inlet,
+        Leg,
+        forward,
+        unprotect,
+    )
     from ._fanout import HISTORY_SIZE as LEG_HISTORY_SIZE
-    from ._fanout import SRTP_TRAILER, Leg, forward, unprotect
 
     FANOUT_IMPORT_ERROR: ImportError | None = None
 except ImportError as exc:  # not built: ensure_supported_aiortc() says how to build it
@@ -126,7 +138,21 @@ DTLS_INTERNALS: Final = (
     "_RTCDtlsTransport__rx_packets",
     "_RTCDtlsTransport__tx_bytes",
     "_RTCDtlsTransport__tx_packets",
+    "_get_stats",
 )
+ROUTER_INTERNALS: Final = ("register_receiver", "unregister_receiver")
+STREAM_STATISTICS_INTERNALS: Final = (
+    # read and written by the C ingest (media/_ingest.c)
+    "base_seq",
+    "max_seq",
+    "cycles",
+    "packets_received",
+    "_jitter_q4",
+    "_last_arrival",
+    "_last_timestamp",
+    "_clockrate",
+)
+NACK_GENERATOR_INTERNALS: Final = ("max_seq", "missing")
 ICE_CONNECTION_INTERNALS: Final = (
     "_nominated",
     "_query_consent_task",
@@ -203,6 +229,10 @@ def ensure_supported_aiortc(sample: InternalsSample | None = None) -> None:
             (s.transceiver, TRANSCEIVER_INTERNALS),
             (s.dtls_transport, DTLS_INTERNALS),
             (s.ice_connection, ICE_CONNECTION_INTERNALS),
+            (getattr(s.dtls_transport, "_rtp_router", None), ROUTER_INTERNALS),
+            (StreamStatistics(90000), STREAM_STATISTICS_INTERNALS),
+            (NackGenerator(), NACK_GENERATOR_INTERNALS),
+            (HeaderExtensionsMap(), ("configure", "_HeaderExtensionsMap__ids")),
         )
         for name in names
         if not hasattr(obj, name)
@@ -403,6 +433,11 @@ class ReceiverTap:
     Keeps what the publisher needs from us (RR statistics, NACKs, REMB for its bandwidth
     estimate) and hands every media packet, RTX already unwrapped, to `on_packet`. The
     decoder thread that `receive()` starts never gets any work.
+
+    Once a media packet went through here, `FastIngest` lets the C ingest take the stream's
+    next in-order packets (`fast`, a `media._fanout.Inbound`): it keeps the same statistics
+    and NACK state, counts into `fast`, calls `_frame_ended` per frame for REMB and forwards
+    to `fast.legs` (which the publication sets) instead of calling `on_packet`.
     """
 
     def __init__(
@@ -427,12 +462,14 @@ class ReceiverTap:
         self.media_ssrc: int | None = None
         self.codec_name: str | None = None
         self.clock_rate = 90000
-        self.packets = 0
+        self.fast = Inbound()
+        "The C ingest's state for this stream; also where the counters below live."
+        self.fast_allowed = True
+        "False keeps every packet in Python (`drop_incoming_rtp`)."
         self.nacks_sent = 0
         self.remb_bps: int | None = None
         self.rembs_sent = 0
         self._remb_sent_ms = -(10**9)
-        self._remb_bytes = 0  # payload bytes of the current frame, not yet fed to REMB
         self._codec_info: dict[int, tuple[Any, bool, str]] = {}  # PT -> codec, is RTX, name
         if self._estimator is not None:
             lean_min_frame_period(self._estimator.estimator)
@@ -441,6 +478,11 @@ class ReceiverTap:
         receiver._handle_rtp_packet = self._handle_rtp_packet  # type: ignore[method-assign]
         receiver._telessaude_tap = self  # type: ignore[attr-defined]
         FastIngest.install(receiver.transport)
+
+    @property
+    def packets(self) -> int:
+        """Packets accepted (RTX repairs included), by either path."""
+        return self.fast.packets
 
     async def _handle_rtp_packet(self, packet: RtpPacket, arrival_time_ms: int) -> None:
         # the stock path (DTLS receive task), used until the fast path is live
@@ -453,25 +495,14 @@ class ReceiverTap:
         if not receiver._enabled:
             return
         try:
-            estimator = self._estimator
             abs_send_time = packet.extensions.abs_send_time
-            if estimator is not None and abs_send_time is not None:
+            if self._estimator is not None and abs_send_time is not None:
                 # The estimator groups packets sent within 5 ms (a frame's burst) anyway;
                 # feeding it once per frame (marker bit) with the frame's size gives it the
                 # same groups at a third of the cost (it was a quarter of ingest CPU).
-                self._remb_bytes += len(packet.payload) + packet.padding_size
+                self.fast.remb_bytes += len(packet.payload) + packet.padding_size
                 if packet.marker:
-                    remb = estimator.add(
-                        abs_send_time=abs_send_time,
-                        arrival_time_ms=arrival_time_ms,
-                        payload_size=self._remb_bytes,
-                        ssrc=packet.ssrc,
-                    )
-                    self._remb_bytes = 0
-                    # the estimator answers nearly every frame: throttle here, before a
-                    # task is created for a REMB that would not be sent
-                    if remb is not None and self._remb_due(remb[0], arrival_time_ms):
-                        _background(self._send_remb(remb[0], remb[1], arrival_time_ms))
+                    self._frame_ended(abs_send_time, arrival_time_ms, packet.ssrc)
             codec = self._codecs.get(packet.payload_type)
             if codec is None:
                 return
@@ -511,11 +542,54 @@ class ReceiverTap:
                     _background(receiver._send_rtcp_nack(packet.ssrc, sorted(nack.missing)))
             self.codec_name = codec_name
             self.clock_rate = codec.clockRate
-            self.packets += 1
+            self.fast.packets += 1
             self._on_packet(packet)
         except Exception:
             # never let a bad packet kill the receive path
             logger.exception("ReceiverTap(%s) dropped a packet it could not handle", id(self))
+
+    def _frame_ended(self, abs_send_time: int, arrival_time_ms: int, ssrc: int) -> None:
+        """A frame's last packet arrived: feed its size to the REMB estimator."""
+        assert self._estimator is not None
+        remb = self._estimator.add(
+            abs_send_time=abs_send_time,
+            arrival_time_ms=arrival_time_ms,
+            payload_size=self.fast.remb_bytes,
+            ssrc=ssrc,
+        )
+        self.fast.remb_bytes = 0
+        # the estimator answers nearly every frame: throttle here, before a task is created
+        # for a REMB that would not be sent
+        if remb is not None and self._remb_due(remb[0], arrival_time_ms):
+            _background(self._send_remb(remb[0], remb[1], arrival_time_ms))
+
+    def _frame_ended_in_c(self, abs_send_time: int, arrival_time_ms: int, ssrc: int) -> None:
+        try:
+            self._frame_ended(abs_send_time, arrival_time_ms, ssrc)
+        except Exception:
+            logger.exception("ReceiverTap(%s) could not update its REMB estimate", id(self))
+
+    def arm(self, packet: RtpPacket) -> bool:
+        """Let the C ingest take the next in-order packets of `packet`'s stream, if it is the
+        media stream this tap just handled; True when armed."""
+        stats = self._streams.get(packet.ssrc)
+        if (
+            not self.fast_allowed
+            or not self.receiver._enabled
+            or packet.ssrc != self.media_ssrc
+            or stats is None
+            or self._codec_info.get(packet.payload_type, (None, True))[1]  # RTX or unknown
+        ):
+            return False
+        self.fast.arm(
+            packet.ssrc,
+            packet.payload_type,
+            stats._clockrate,
+            stats,
+            self._nack,
+            self._frame_ended_in_c if self._estimator is not None else None,
+        )
+        return True
 
     def _capped(self, bitrate: int) -> int:
         # no simulcast: the publisher must fit the weakest subscriber's link
@@ -738,6 +812,17 @@ _EXT_ORDER: Final = (
     _EXT_TRANSPORT_SEQ,
 )
 "aiortc's HeaderExtensionsMap.get tests ids in this order (indices into FastIngest's key)."
+_C_EXT_KIND: Final = {
+    _EXT_ABS_SEND_TIME: EXT_ABS_SEND_TIME,
+    _EXT_AUDIO_LEVEL: EXT_AUDIO_LEVEL,
+    _EXT_MID: EXT_TEXT,
+    _EXT_RID: EXT_TEXT,
+    _EXT_RRID: EXT_TEXT,
+    _EXT_TRANSPORT_SEQ: EXT_TWO_BYTES,
+    _EXT_TOFFSET: EXT_THREE_BYTES,
+}
+"""What the C ingest checks of each extension aiortc parses (the lengths and decodings it
+requires)."""
 
 
 class FastIngest:
@@ -747,7 +832,9 @@ class FastIngest:
     ValueError), queues the datagram, the DTLS transport's task wakes up, demuxes, unprotects,
     parses and awaits the receiver's handler. Here an RTP datagram (first byte 128..191, which
     is never STUN nor DTLS, RFC 7983) is unprotected, parsed, routed and handed to the
-    receiver's `ReceiverTap.handle` at once; an RTCP one is unprotected, and a subscriber's
+    receiver's `ReceiverTap.handle` at once (or, in the steady state, the C ingest `inlet`
+    does all of that and the fan-out in one call: media/_ingest.c); an RTCP one is
+    unprotected, and a subscriber's
     usual compound (RR, SDES, PLI, REMB) is read by `media.rtcpscan` and handed to the legs
     (`take_rtcp`), anything else goes through aiortc's RTCP handling, run inline
     (`run_eagerly`). STUN (consent, checks), DTLS and anything arriving before SRTP keys exist
@@ -763,26 +850,42 @@ class FastIngest:
         "_handled_at_check",
         "_rx_address",
         "_rx_session",
+        "_take_in_c",
         "dtls",
-        "handled",
-        "quiet",
+        "inlet",
         "quiet_transports",
         "rtcp_read",
     )
 
     def __init__(self, dtls: RTCDtlsTransport) -> None:
         self.dtls = dtls
-        self.handled = 0
+        self.inlet = Inlet()
+        "The C ingest of this transport's SRTP (media/_ingest.c)."
+        self._take_in_c = self.inlet.take
         self.rtcp_read = 0
         "RTCP compounds read without aiortc's parser (`take_rtcp`)."
-        self.quiet = False
-        "The connection's sockets are in the quiet lane."
         self.quiet_transports: list[Any] = []
         self._handled_at_check = -1
         self._rx_session: Session | None = None  # kept referenced: C unprotects with it
         self._rx_address = 0
         self._ext_key: tuple[Any, ...] | None = None
         self._ext_kinds: dict[int, int] = {}
+        self.sync_extensions()
+
+    @property
+    def handled(self) -> int:
+        """RTP packets routed to a receiver, by either path."""
+        return self.inlet.handled
+
+    @property
+    def quiet(self) -> bool:
+        """The connection's sockets are in the quiet lane (the C ingest then hands every
+        packet to Python, which brings them back)."""
+        return bool(self.inlet.quiet)
+
+    @quiet.setter
+    def quiet(self, value: bool) -> None:
+        self.inlet.quiet = value
 
     def parse(self, data: bytes) -> RtpPacket:
         """`RtpPacket.parse` for the common datagram (no CSRC, one-byte header extensions).
@@ -873,6 +976,28 @@ class FastIngest:
             self._ext_key, self._ext_kinds = key, kinds
         return self._ext_kinds
 
+    def sync_extensions(self) -> None:
+        """Tell the C ingest the negotiated one-byte extension ids (after each `configure`)."""
+        kinds = bytearray(16)
+        for x_id, kind in self._kinds().items():
+            if 0 < x_id < 16:
+                kinds[x_id] = _C_EXT_KIND[kind]
+        self.inlet.set_extensions(bytes(kinds))
+
+    def _on_state(self) -> None:
+        if self.dtls._state is not _CONNECTED:
+            # no SRTP session to trust: every datagram goes back to the Python checks
+            self.inlet.set_srtp(0, 0, None)
+            self.inlet.flush()
+
+    def _fold_counters(self) -> None:
+        """Add what the C ingest received to the DTLS transport's counters (for getStats)."""
+        inlet = self.inlet
+        dtls = self.dtls
+        dtls._RTCDtlsTransport__rx_bytes += inlet.rx_bytes  # type: ignore[attr-defined]
+        dtls._RTCDtlsTransport__rx_packets += inlet.rx_packets  # type: ignore[attr-defined]
+        inlet.rx_bytes = inlet.rx_packets = 0
+
     @classmethod
     def install(cls, dtls: RTCDtlsTransport) -> FastIngest:
         existing: FastIngest | None = getattr(dtls, "_telessaude_ingest", None)
@@ -886,14 +1011,47 @@ class FastIngest:
 
         def on_data(data: bytes, component: int) -> None:
             # reached by protocols created after install (they parse STUN first)
-            if not ingest.take(data):
+            if not ingest.receive(data):
                 data_received(data, component)
 
         connection.data_received = on_data  # type: ignore[method-assign]
+        ingest._hook_transport()
         ingest.hook_protocols()
         loop = asyncio.get_running_loop()
         ticker().add(Periodic(ingest._check_quiet, loop.time() + QUIET_AFTER_S))
         return ingest
+
+    def _hook_transport(self) -> None:
+        """Keep the C ingest in step with the DTLS transport: its routes are dropped whenever
+        aiortc's receiver tables change, its extension ids follow each negotiation, its keys
+        are forgotten when the transport leaves CONNECTED, and its counters are added to the
+        transport's before aiortc reports them."""
+        dtls = self.dtls
+        router = dtls._rtp_router
+        for name in ROUTER_INTERNALS:
+            original = getattr(router, name)
+
+            def changed(*args: Any, _original: Any = original, **kwargs: Any) -> None:
+                _original(*args, **kwargs)
+                self.inlet.flush()
+
+            setattr(router, name, changed)
+        extensions = dtls._rtp_header_extensions_map
+        configure = extensions.configure
+
+        def configured(parameters: Any) -> None:
+            configure(parameters)
+            self.sync_extensions()
+
+        extensions.configure = configured  # type: ignore[method-assign]
+        dtls.on("statechange", self._on_state)
+        get_stats = dtls._get_stats
+
+        def stats() -> RTCStatsReport:
+            self._fold_counters()
+            return get_stats()
+
+        dtls._get_stats = stats  # type: ignore[method-assign]
 
     def _transports(self) -> list[Any]:
         found = []
@@ -932,12 +1090,15 @@ class FastIngest:
             if getattr(protocol, "_telessaude_ingest", None) is self:
                 continue
             original = protocol.datagram_received
-            take = self.take
+            receive = self.receive
 
             def datagram_received(
-                data: bytes, addr: tuple[Any, ...], _take: Any = take, _original: Any = original
+                data: bytes,
+                addr: tuple[Any, ...],
+                _receive: Any = receive,
+                _original: Any = original,
             ) -> None:
-                if not _take(data):
+                if not _receive(data):
                     _original(data, addr)
 
             protocol.datagram_received = datagram_received  # type: ignore[method-assign,assignment]
@@ -977,8 +1138,19 @@ class FastIngest:
         self.rtcp_read += 1
         return True
 
+    def receive(self, data: bytes) -> bool:
+        """Handle `data` if it is SRTP or SRTCP, in C when it can; False hands it to the
+        stock path."""
+        taken = self._take_in_c(data)
+        if taken is True:
+            return True
+        if taken is False:
+            return self.take(data)
+        self.take_plain(taken, ntp_ms())  # unprotected by C, for Python to handle
+        return True
+
     def take(self, data: bytes) -> bool:
-        """Handle `data` if it is SRTP or SRTCP; False hands it to the stock path."""
+        """Handle `data` if it is SRTP or SRTCP in Python; False hands it to the stock path."""
         if not data or not 127 < data[0] < 192:
             return False  # STUN or DTLS
         dtls = self.dtls
@@ -990,30 +1162,44 @@ class FastIngest:
         dtls._RTCDtlsTransport__rx_packets += 1  # type: ignore[attr-defined]
         if srtp is not self._rx_session:  # once: the session lives as long as the DTLS one
             self._rx_session, self._rx_address = srtp, _srtp_address(srtp)
+            self.inlet.set_srtp(SRTP_UNPROTECT_ADDRESS, self._rx_address, srtp)
         if len(data) >= 2 and 191 < data[1] < 209:  # RTCP (RFC 5761)
             report = unprotect(SRTCP_UNPROTECT_ADDRESS, self._rx_address, data)
             if report is not None and not self.take_rtcp(report):
                 run_eagerly(dtls._handle_rtcp_data(report))
             return True
         plain = unprotect(SRTP_UNPROTECT_ADDRESS, self._rx_address, data)
-        if plain is None:
-            return True  # what the stock path does: drop it
+        if plain is not None:  # else what the stock path does: drop it
+            self.take_plain(plain, arrival_time_ms)
+        return True
+
+    def take_plain(self, plain: bytes, arrival_time_ms: int) -> None:
+        """Parse, route and handle one unprotected RTP packet; then let the C ingest take
+        the stream's next packets if the receiver's tap allows it."""
         try:
             packet = self.parse(plain)
         except ValueError:
-            return True
-        receiver = dtls._rtp_router.route_rtp(packet)
+            return
+        receiver = self.dtls._rtp_router.route_rtp(packet)
         if receiver is None:
-            return True
-        self.handled += 1
-        if self.quiet:
+            return
+        inlet = self.inlet
+        inlet.handled += 1
+        if inlet.quiet:
             self.wake()
         tap: ReceiverTap | None = getattr(receiver, "_telessaude_tap", None)
-        if tap is not None:
-            tap.handle(packet, arrival_time_ms)
-        else:
+        if tap is None:
             _background(receiver._handle_rtp_packet(packet, arrival_time_ms=arrival_time_ms))
-        return True
+            return
+        tap.handle(packet, arrival_time_ms)
+        fast = tap.fast
+        if (
+            not fast.armed
+            or fast.ssrc != packet.ssrc
+            or fast.payload_type != packet.payload_type
+            or inlet.routes().get(packet.ssrc) is not fast
+        ) and tap.arm(packet):
+            inlet.route(packet.ssrc, fast)
 
 
 # --------------------------------------------------------------------------- egress
@@ -1405,7 +1591,9 @@ def observe_outgoing_rtp(
 def drop_incoming_rtp(receiver: RTCRtpReceiver, should_drop: Callable[[RtpPacket], bool]) -> None:
     """Drop packets before `receiver` handles them (simulated loss on one leg)."""
     tap: ReceiverTap | None = getattr(receiver, "_telessaude_tap", None)
-    if tap is not None:  # both the fast and the stock path end in tap.handle
+    if tap is not None:  # the Python paths end in tap.handle; the C one is turned off
+        tap.fast_allowed = False
+        tap.fast.disarm()
         handle_now = tap.handle
 
         def lossy_now(packet: RtpPacket, arrival_time_ms: int) -> None:

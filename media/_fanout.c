@@ -41,14 +41,10 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
-#define HISTORY_SIZE 128 /* aiortc's RTP_HISTORY_SIZE, asserted in media/_aiortc.py */
-#define SRTP_TRAILER 144 /* pylibsrtp's SRTP_MAX_TRAILER_LEN: room libsrtp may append */
-#define MAX_DATAGRAM 1500
-/* the largest plaintext pylibsrtp's Session.protect accepts, kept identical */
-#define MAX_PLAINTEXT (MAX_DATAGRAM - SRTP_TRAILER)
-#define MAX_HEADER 256
+#include "_fanout.h"
 
-typedef int (*srtp_protect_fn)(void *srtp, void *rtp, int *len);
+#define HISTORY_SIZE 128 /* aiortc's RTP_HISTORY_SIZE, asserted in media/_aiortc.py */
+#define MAX_HEADER 256
 
 typedef struct {
     uint8_t bytes[MAX_HEADER];
@@ -473,16 +469,60 @@ PyDoc_STRVAR(forward_doc,
              "time of forwarding. Returns the number of legs sent to. Raises before sending\n"
              "anything when an argument is wrong or a rewritten packet would not fit.");
 
+/* 0 when every started leg of `legs` can take the packet, else -1 with a Python error set */
+int fanout_check(PyObject *legs, Py_ssize_t payload_len, int level, int padding) {
+    if (!PyTuple_Check(legs)) {
+        PyErr_SetString(PyExc_TypeError, "legs must be a tuple of Leg");
+        return -1;
+    }
+    Py_ssize_t count = PyTuple_GET_SIZE(legs);
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *item = PyTuple_GET_ITEM(legs, i);
+        if (!PyObject_TypeCheck(item, &LegType)) {
+            PyErr_SetString(PyExc_TypeError, "legs must be a tuple of Leg");
+            return -1;
+        }
+        Leg *leg = (Leg *)item;
+        if (leg->started && leg->tpl[level >= 0].len + payload_len + padding > MAX_PLAINTEXT) {
+            PyErr_Format(PyExc_ValueError, "rewritten packet longer than %d bytes", MAX_PLAINTEXT);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Send to every started, live leg of `legs` (checked by fanout_check); returns how many. */
+long fanout_send(PyObject *legs, uint16_t seq, uint32_t ts, uint8_t marker, PyObject *payload,
+                 int level, unsigned long long ntp, int padding) {
+    uint32_t abs_send_time = (uint32_t)((ntp >> 14) & 0xFFFFFF);
+    Py_ssize_t count = PyTuple_GET_SIZE(legs);
+    long sent = 0;
+    Py_INCREF(legs); /* a Python callback may drop the caller's tuple */
+    for (Py_ssize_t i = 0; i < count; i++) {
+        Leg *leg = (Leg *)PyTuple_GET_ITEM(legs, i);
+        if (!leg->started) continue;
+        Py_INCREF(leg);
+        int live = leg_live(leg);
+        if (live < 0) {
+            /* a failing callback on one leg must not stop the others */
+            PyErr_WriteUnraisable((PyObject *)leg);
+        } else if (live) {
+            leg_send(leg, (uint16_t)(seq + leg->seq_offset), (uint32_t)(ts + leg->ts_offset), marker,
+                     payload, level, abs_send_time, padding, ntp);
+            sent++;
+        }
+        Py_DECREF(leg);
+    }
+    Py_DECREF(legs);
+    return sent;
+}
+
 static PyObject *fanout_forward(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
     if (nargs != 8) {
         PyErr_Format(PyExc_TypeError, "forward() takes 8 arguments (%zd given)", nargs);
         return NULL;
     }
     PyObject *legs = args[0];
-    if (!PyTuple_Check(legs)) {
-        PyErr_SetString(PyExc_TypeError, "legs must be a tuple of Leg");
-        return NULL;
-    }
     unsigned long seq = PyLong_AsUnsignedLong(args[1]);
     if (seq == (unsigned long)-1 && PyErr_Occurred()) return NULL;
     unsigned long ts = PyLong_AsUnsignedLong(args[2]);
@@ -505,41 +545,10 @@ static PyObject *fanout_forward(PyObject *module, PyObject *const *args, Py_ssiz
         PyErr_SetString(PyExc_ValueError, "RTP field out of range");
         return NULL;
     }
-    Py_ssize_t count = PyTuple_GET_SIZE(legs);
-    Py_ssize_t payload_len = PyBytes_GET_SIZE(payload);
     /* check everything first: nothing is sent for a packet some leg could not take */
-    for (Py_ssize_t i = 0; i < count; i++) {
-        PyObject *item = PyTuple_GET_ITEM(legs, i);
-        if (!PyObject_TypeCheck(item, &LegType)) {
-            PyErr_SetString(PyExc_TypeError, "legs must be a tuple of Leg");
-            return NULL;
-        }
-        Leg *leg = (Leg *)item;
-        if (leg->started && leg->tpl[level >= 0].len + payload_len + padding > MAX_PLAINTEXT) {
-            PyErr_Format(PyExc_ValueError, "rewritten packet longer than %d bytes", MAX_PLAINTEXT);
-            return NULL;
-        }
-    }
-    uint32_t abs_send_time = (uint32_t)((ntp >> 14) & 0xFFFFFF);
-    long sent = 0;
-    Py_INCREF(legs); /* a Python callback may drop the caller's tuple */
-    for (Py_ssize_t i = 0; i < count; i++) {
-        Leg *leg = (Leg *)PyTuple_GET_ITEM(legs, i);
-        if (!leg->started) continue;
-        Py_INCREF(leg);
-        int live = leg_live(leg);
-        if (live < 0) {
-            /* a failing callback on one leg must not stop the others */
-            PyErr_WriteUnraisable((PyObject *)leg);
-        } else if (live) {
-            leg_send(leg, (uint16_t)(seq + leg->seq_offset), (uint32_t)(ts + leg->ts_offset),
-                     (uint8_t)marker, payload, (int)level, abs_send_time, (int)padding, ntp);
-            sent++;
-        }
-        Py_DECREF(leg);
-    }
-    Py_DECREF(legs);
-    return PyLong_FromLong(sent);
+    if (fanout_check(legs, PyBytes_GET_SIZE(payload), (int)level, (int)padding) < 0) return NULL;
+    return PyLong_FromLong(fanout_send(legs, (uint16_t)seq, (uint32_t)ts, (uint8_t)marker, payload,
+                                       (int)level, ntp, (int)padding));
 }
 
 /* ------------------------------------------------------------------ type and module */
@@ -697,7 +706,8 @@ PyMODINIT_FUNC PyInit__fanout(void) {
     if (PyModule_AddObject(m, "Leg", (PyObject *)&LegType) < 0 ||
         PyModule_AddIntConstant(m, "HISTORY_SIZE", HISTORY_SIZE) < 0 ||
         PyModule_AddIntConstant(m, "MAX_PLAINTEXT", MAX_PLAINTEXT) < 0 ||
-        PyModule_AddIntConstant(m, "SRTP_TRAILER", SRTP_TRAILER) < 0) {
+        PyModule_AddIntConstant(m, "SRTP_TRAILER", SRTP_TRAILER) < 0 ||
+        ingest_add_to_module(m) < 0) {
         Py_DECREF(&LegType);
         Py_DECREF(m);
         return NULL;

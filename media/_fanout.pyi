@@ -1,4 +1,5 @@
-"""Type stub of the C extension media/_fanout.c (the SFU's per-packet fan-out loop)."""
+"""Type stub of the C extension media._fanout: the SFU's per-packet fan-out loop (_fanout.c)
+and the RTP ingest that feeds it (_ingest.c)."""
 
 from collections.abc import Callable
 from typing import Any, Final
@@ -6,6 +7,12 @@ from typing import Any, Final
 HISTORY_SIZE: Final[int]
 MAX_PLAINTEXT: Final[int]
 SRTP_TRAILER: Final[int]
+EXT_OTHER: Final[int]
+EXT_ABS_SEND_TIME: Final[int]
+EXT_AUDIO_LEVEL: Final[int]
+EXT_TEXT: Final[int]
+EXT_TWO_BYTES: Final[int]
+EXT_THREE_BYTES: Final[int]
 
 class Leg:
     """One subscriber leg's state for the C forwarding loop."""
@@ -65,3 +72,52 @@ def forward(
 ) -> int: ...
 def unprotect(srtp_unprotect_address: int, srtp_t_address: int, data: bytes, /) -> bytes | None:
     """SRTP-unprotect `data` with libsrtp; None if libsrtp refuses it."""
+
+class Inbound:
+    """One received stream's state for the C ingest (a ReceiverTap's media SSRC)."""
+
+    legs: tuple[Leg, ...] | None
+    packets: int
+    remb_bytes: int
+    forwarded: int
+    last_seq: int
+    last_ts: int
+    last_wall: float
+    @property
+    def armed(self) -> int: ...
+    @property
+    def ssrc(self) -> int: ...
+    @property
+    def payload_type(self) -> int: ...
+    def arm(
+        self,
+        ssrc: int,
+        payload_type: int,
+        clock_rate: int,
+        stats: Any,
+        nack: Any,
+        on_frame: Callable[[int, int, int], None] | None,
+        /,
+    ) -> None: ...
+    def disarm(self) -> None: ...
+
+class Inlet:
+    """One DTLS transport's C ingest of SRTP."""
+
+    quiet: int
+    handled: int
+    rx_bytes: int
+    rx_packets: int
+    @property
+    def taken(self) -> int: ...
+    def take(self, datagram: bytes, /) -> bool | bytes: ...
+    def set_srtp(
+        self, srtp_unprotect_address: int, srtp_t_address: int, session: Any, /
+    ) -> None: ...
+    def set_extensions(self, kinds: bytes, /) -> None: ...
+    def route(self, ssrc: int, inbound: Inbound, /) -> None: ...
+    def flush(self) -> None: ...
+    def routes(self) -> dict[int, Inbound]: ...
+
+def set_probe(probe: Callable[[], object] | None, /) -> None:
+    """Diagnostics: called after each packet the C ingest forwarded."""

@@ -27,6 +27,10 @@ class Publication:
     Its receiver never depacketizes or decodes: each RTP packet is rewritten per
     subscription and sent. A subscription starts at a keyframe; while one waits, the
     publisher is asked for one with PLIs, at most one per `pli_min_interval_s`.
+
+    In the steady state (not muted, nobody waiting for a keyframe) the C ingest forwards the
+    packets to `tap.fast.legs` without calling `_on_packet`; the counters and the last
+    forwarded packet live in `tap.fast` for both paths.
     """
 
     def __init__(
@@ -47,17 +51,14 @@ class Publication:
         self.closed = False
         self.subscriptions: tuple[Subscription, ...] = ()
         self._legs: tuple[Leg, ...] = ()  # the subscriptions' C legs, in the same order
-        # some subscription waits for a keyframe (set by _add and Subscription.pause)
-        self.gated = False
+        self._gated = False
         self._pli_min_interval_s = pli_min_interval_s
         self._last_pli = -1e9
         self.plis_sent = 0
-        self.forwarded_packets = 0
-        # the last packet handed to subscriptions, for continuity when a leg pauses
-        self.last_seq = 0
-        self.last_ts = 0
-        self.last_wall = time.monotonic()
         self.tap = ReceiverTap(receiver, self._on_packet, remb_cap=self.weakest_subscriber_bps)
+        self._fast = self.tap.fast
+        self._fast.last_wall = time.monotonic()
+        self._sync_fast()
 
     @property
     def info(self) -> TrackInfo:
@@ -65,6 +66,38 @@ class Publication:
 
     def __repr__(self) -> str:
         return f"Publication({self.publisher_id!r}, {self.source}, mid={self.mid})"
+
+    @property
+    def gated(self) -> bool:
+        """Some subscription waits for a keyframe (set by _add and Subscription.pause)."""
+        return self._gated
+
+    @gated.setter
+    def gated(self, value: bool) -> None:
+        self._gated = value
+        self._sync_fast()
+
+    def _sync_fast(self) -> None:
+        # C forwards only what needs no decision: muted, closed and gated take _on_packet
+        open_ = not (self.muted or self.closed or self._gated)
+        self._fast.legs = self._legs if open_ else None
+
+    @property
+    def forwarded_packets(self) -> int:
+        return self._fast.forwarded
+
+    @property
+    def last_seq(self) -> int:
+        """The last packet handed to subscriptions, for continuity when a leg pauses."""
+        return self._fast.last_seq
+
+    @property
+    def last_ts(self) -> int:
+        return self._fast.last_ts
+
+    @property
+    def last_wall(self) -> float:
+        return self._fast.last_wall
 
     # ------------------------------------------------------------------ subscriptions
 
@@ -77,11 +110,12 @@ class Publication:
         if subscription not in self.subscriptions:
             self.subscriptions = (*self.subscriptions, subscription)
             self._legs = tuple(s.tap.leg for s in self.subscriptions)
-        self.gated = True
+        self.gated = True  # syncs the C path's legs
 
     def _remove(self, subscription: Subscription) -> None:
         self.subscriptions = tuple(s for s in self.subscriptions if s is not subscription)
         self._legs = tuple(s.tap.leg for s in self.subscriptions)
+        self._sync_fast()
 
     def weakest_subscriber_bps(self) -> int | None:
         """The lowest REMB estimate among this publication's subscribers, if any sent one."""
@@ -93,6 +127,7 @@ class Publication:
         if muted == self.muted:
             return
         self.muted = muted
+        self._sync_fast()
         for subscription in self.subscriptions:
             subscription.pause()
         if not muted and self.kind is TrackKind.VIDEO:
@@ -115,12 +150,13 @@ class Publication:
             subscription.detach()
         self.subscriptions = ()
         self._legs = ()
+        self._sync_fast()
         logger.debug("%r closed (%s)", self, reason)
 
     # ------------------------------------------------------------------ forwarding
 
     def _on_packet(self, packet: RtpPacket) -> None:
-        """Fan one received packet out to every subscription. The hot path.
+        """Fan one received packet out to every subscription, when C did not (see the class).
 
         Gated legs are started here in Python (once per leg, at a keyframe); the per-leg
         rewrite, history, SRTP and sendto of every started leg is one C call.
@@ -144,10 +180,11 @@ class Publication:
             ntp_now(),
             packet.padding_size,
         )
-        self.forwarded_packets += 1
-        self.last_seq = sequence_number
-        self.last_ts = timestamp
-        self.last_wall = time.monotonic()
+        fast = self._fast
+        fast.forwarded += 1
+        fast.last_seq = sequence_number
+        fast.last_ts = timestamp
+        fast.last_wall = time.monotonic()
 
     def _start_legs(self, sequence_number: int, timestamp: int, payload: bytes) -> None:
         """Start the subscriptions that wait for a keyframe if this packet starts one."""

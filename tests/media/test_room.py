@@ -447,3 +447,37 @@ async def test_subscribers_feedback_reaches_their_legs_without_aiortcs_parser(
     # a NACK is left to aiortc's parser and handlers (RTX from the leg's history)
     nack = RtcpRtpfbPacket(fmt=RTCP_RTPFB_NACK, ssrc=1, media_ssrc=leg.ssrc, lost=[1])
     assert not ingest.take_rtcp(bytes(nack))
+
+
+async def test_in_the_steady_state_the_c_ingest_forwards_and_aiortcs_statistics_follow(
+    registry: RoomRegistry, negotiator: LocalNegotiator, clips: tuple[Clip, Clip]
+) -> None:
+    room = registry.get_or_create(RoomId("c-ingest"))
+    await join(room, negotiator, clips, "a")
+    b, _ = await join(room, negotiator, clips, "b", record_payloads=True)
+    await wait_for(lambda: receives(b, "a", CAMERA, 30), 15)
+    camera = next(
+        p for p in room.publications if p.publisher_id == ParticipantId("a") and p.source is CAMERA
+    )
+    tap = camera.tap
+    ingest = tap.receiver.transport._telessaude_ingest  # type: ignore[attr-defined]
+    assert tap.media_ssrc is not None
+    stats = tap._streams[tap.media_ssrc]
+    taken, handled = ingest.inlet.taken, ingest.handled
+    await wait_for(lambda: receives(b, "a", CAMERA, 150), 15)
+
+    # once the legs started, every packet of a's two tracks stayed in C
+    assert ingest.handled - handled > 120
+    assert ingest.inlet.taken - taken == ingest.handled - handled
+    assert ingest.inlet.routes()[tap.media_ssrc] is tap.fast
+    # aiortc's receive statistics and NACK state counted every packet, whichever path
+    assert stats.packets_received == tap.packets  # no loss on loopback, so no RTX
+    assert stats.packets_lost == 0
+    assert tap._nack.max_seq == stats.max_seq and not tap._nack.missing
+    # the REMB estimator is fed per frame from C, and the publication's counters moved
+    await wait_for(lambda: tap.rembs_sent > 0, 10)
+    assert camera.forwarded_packets > 100
+    assert 0 < time.monotonic() - camera.last_wall < 1
+    # and what b got is still a's payloads
+    received = b.received("a", CAMERA)
+    assert received is not None and received.packets >= 150

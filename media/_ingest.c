@@ -1,0 +1,666 @@
+/*
+ * The SFU's RTP ingest in C: one call per received datagram unprotects it, parses it, keeps
+ * aiortc's receive statistics and NACK state, and fans it out to the subscriber legs.
+ *
+ * Why C: in Python the ingest of one packet (unprotect call, parse, aiortc's route_rtp, the
+ * ReceiverTap's statistics/NACK/REMB bookkeeping, the publication's fan-out call) ran ~100 us
+ * with the caches cold after each wake-up; it was most of the cost of a 1:1 room and ~20 %
+ * of a 1 -> 48 fan-out.
+ *
+ * Only the steady state is taken here, and only once Python has seen it: `Inlet.take` returns
+ *   - True when the packet was handled (or dropped, as aiortc drops what libsrtp refuses);
+ *   - False for anything that is not SRTP (STUN, DTLS), SRTCP, or before keys exist: the
+ *     caller runs the Python path on the datagram;
+ *   - the plaintext bytes for every other packet: the caller parses and handles it in Python
+ *     (media/_aiortc.py FastIngest.take_plain), which may then arm the C path for its stream.
+ * A packet stays in C only if all of this holds, else it is handed over untouched:
+ *   - its header is one aiortc parses (V=2, no CSRC, one-byte extensions if any, valid
+ *     padding) and its extensions have the lengths aiortc requires (text ones plain ASCII);
+ *   - its SSRC was routed to an armed `Inbound` by Python (after aiortc's route_rtp chose that
+ *     receiver; any change to the receiver tables drops the routes), with the same payload
+ *     type (not RTX);
+ *   - it is the next packet in order: later than the statistics' highest sequence number and,
+ *     for video, exactly the NACK generator's next one with nothing missing;
+ *   - the publication forwards (`legs` is a tuple: not muted, closed or waiting for a keyframe)
+ *     and every leg can take it; the connection is not in the quiet lane.
+ * Then it does what the Python path does, in the same objects: aiortc's StreamStatistics.add
+ * and NackGenerator.add on the Python instances (their attributes are read and written, so
+ * RTCP receiver reports and getStats see one state), the REMB byte count (the estimator runs
+ * in Python, once per frame: `on_frame`), the tap's and publication's counters, and the fan-out
+ * of _fanout.c.
+ */
+#include "_fanout.h"
+
+#include <structmember.h>
+#include <time.h>
+
+#define NTP_EPOCH_OFFSET 2208988800ULL /* seconds from 1900 to 1970 */
+#define MAX_ROUTES 8                   /* SSRCs per connection: audio, video, screen (+ spares) */
+#define MAX_INGEST 2048                /* longer datagrams take the Python path */
+
+/* what the C parser must check of a one-byte header extension, by its negotiated id */
+enum { EXT_OTHER = 0, EXT_ABS_SEND_TIME, EXT_AUDIO_LEVEL, EXT_TEXT, EXT_TWO_BYTES, EXT_THREE_BYTES };
+
+static PyObject *s_max_seq, *s_base_seq, *s_cycles, *s_packets_received, *s_jitter_q4,
+    *s_last_arrival, *s_last_timestamp, *s_missing;
+static PyObject *probe; /* diagnostics (bench.sfu): called after each packet C forwarded */
+
+/* ------------------------------------------------------------------ Inbound */
+
+typedef struct {
+    PyObject_HEAD
+    /* the stream C may take, set by arm() */
+    int armed;
+    uint32_t ssrc;
+    int payload_type;
+    long long clock_rate;
+    PyObject *stats;    /* aiortc StreamStatistics of `ssrc` */
+    PyObject *nack;     /* aiortc NackGenerator, or NULL (audio) */
+    PyObject *on_frame; /* on_frame(abs_send_time, arrival_time_ms, ssrc), or NULL (no REMB) */
+    /* the publication's fan-out: a tuple of Leg, anything else hands packets to Python */
+    PyObject *legs;
+    /* state shared with the Python path, which reads and writes these members */
+    unsigned long long packets;    /* ReceiverTap.packets */
+    unsigned long long remb_bytes; /* bytes of the current frame not yet given to REMB */
+    unsigned long long forwarded;  /* Publication.forwarded_packets */
+    unsigned int last_seq;         /* the publication's last forwarded packet */
+    unsigned int last_ts;
+    double last_wall; /* time.monotonic() when it was forwarded */
+} Inbound;
+
+static PyTypeObject InboundType;
+
+static PyObject *Inbound_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
+    if (PyTuple_GET_SIZE(args) || (kwds && PyDict_GET_SIZE(kwds))) {
+        PyErr_SetString(PyExc_TypeError, "Inbound() takes no arguments");
+        return NULL;
+    }
+    Inbound *self = (Inbound *)type->tp_alloc(type, 0);
+    if (self == NULL) return NULL;
+    Py_INCREF(Py_None);
+    self->legs = Py_None;
+    return (PyObject *)self;
+}
+
+static int Inbound_traverse(Inbound *self, visitproc visit, void *arg) {
+    Py_VISIT(self->stats);
+    Py_VISIT(self->nack);
+    Py_VISIT(self->on_frame);
+    Py_VISIT(self->legs);
+    return 0;
+}
+
+static int Inbound_clear(Inbound *self) {
+    self->armed = 0;
+    Py_CLEAR(self->stats);
+    Py_CLEAR(self->nack);
+    Py_CLEAR(self->on_frame);
+    Py_CLEAR(self->legs);
+    return 0;
+}
+
+static void Inbound_dealloc(Inbound *self) {
+    PyObject_GC_UnTrack(self);
+    Inbound_clear(self);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+PyDoc_STRVAR(arm_doc,
+             "arm(ssrc, payload_type, clock_rate, stats, nack, on_frame)\n\n"
+             "Let the C path take in-order packets of `ssrc` with `payload_type`, keeping `stats`\n"
+             "(aiortc StreamStatistics) and `nack` (NackGenerator or None) as aiortc would and\n"
+             "calling `on_frame(abs_send_time, arrival_time_ms, ssrc)` at each frame's last packet\n"
+             "(None: no REMB estimate).");
+
+static PyObject *Inbound_arm(Inbound *self, PyObject *args) {
+    unsigned long ssrc;
+    int payload_type;
+    long long clock_rate;
+    PyObject *stats, *nack, *on_frame;
+    if (!PyArg_ParseTuple(args, "kiLOOO:arm", &ssrc, &payload_type, &clock_rate, &stats, &nack,
+                          &on_frame))
+        return NULL;
+    if (ssrc > 0xFFFFFFFFUL || payload_type < 0 || payload_type > 127 || clock_rate <= 0) {
+        PyErr_SetString(PyExc_ValueError, "ssrc, payload type or clock rate out of range");
+        return NULL;
+    }
+    if (on_frame != Py_None && !PyCallable_Check(on_frame)) {
+        PyErr_SetString(PyExc_TypeError, "on_frame must be callable or None");
+        return NULL;
+    }
+    self->ssrc = (uint32_t)ssrc;
+    self->payload_type = payload_type;
+    self->clock_rate = clock_rate;
+    Py_INCREF(stats);
+    Py_XSETREF(self->stats, stats);
+    if (nack == Py_None) {
+        Py_CLEAR(self->nack);
+    } else {
+        Py_INCREF(nack);
+        Py_XSETREF(self->nack, nack);
+    }
+    if (on_frame == Py_None) {
+        Py_CLEAR(self->on_frame);
+    } else {
+        Py_INCREF(on_frame);
+        Py_XSETREF(self->on_frame, on_frame);
+    }
+    self->armed = 1;
+    Py_RETURN_NONE;
+}
+
+static PyObject *Inbound_disarm(Inbound *self, PyObject *Py_UNUSED(ignored)) {
+    self->armed = 0;
+    Py_CLEAR(self->stats);
+    Py_CLEAR(self->nack);
+    Py_CLEAR(self->on_frame);
+    Py_RETURN_NONE;
+}
+
+/* Read an int attribute: 1 and *out set; 0 when it is None or does not fit; -1 on error. */
+static int read_int(PyObject *obj, PyObject *name, long long *out) {
+    PyObject *v = PyObject_GetAttr(obj, name);
+    if (v == NULL) return -1;
+    int ok = 0;
+    if (PyLong_CheckExact(v)) {
+        int overflow;
+        *out = PyLong_AsLongLongAndOverflow(v, &overflow);
+        if (*out == -1 && PyErr_Occurred()) {
+            Py_DECREF(v);
+            return -1;
+        }
+        ok = !overflow;
+    }
+    Py_DECREF(v);
+    return ok;
+}
+
+static int write_int(PyObject *obj, PyObject *name, long long value) {
+    PyObject *v = PyLong_FromLongLong(value);
+    if (v == NULL) return -1;
+    int r = PyObject_SetAttr(obj, name, v);
+    Py_DECREF(v);
+    return r;
+}
+
+/* aiortc.utils.uint16_gt */
+static int uint16_gt(long long a, long long b) {
+    return (a > b && a - b < 0x8000) || (a < b && b - a > 0x8000);
+}
+
+/* One parsed packet, pointing into the plaintext buffer. */
+typedef struct {
+    uint8_t marker;
+    int payload_type;
+    uint16_t seq;
+    uint32_t ts;
+    uint32_t ssrc;
+    long abs_send_time; /* -1: absent */
+    int level;          /* the audio-level byte, -1: absent */
+    const uint8_t *payload;
+    Py_ssize_t payload_len;
+    int padding;
+} Rtp;
+
+/* 1: taken; 0: Python must handle the packet (nothing was changed); -1: error set (the state
+ * may be partly updated, as an exception in the Python path would leave it). */
+static int inbound_take(Inbound *self, const Rtp *p, double now) {
+    PyObject *legs = self->legs;
+    if (!self->armed || p->ssrc != self->ssrc || p->payload_type != self->payload_type ||
+        !PyTuple_CheckExact(legs))
+        return 0;
+    /* everything is checked before anything is written */
+    long long max_seq, base_seq, last_arrival, last_timestamp, received, cycles, jitter_q4;
+    int r;
+    if ((r = read_int(self->stats, s_max_seq, &max_seq)) <= 0) return r;
+    if (!uint16_gt(p->seq, max_seq)) return 0; /* late or repeated: StreamStatistics' other branch */
+    if ((r = read_int(self->stats, s_base_seq, &base_seq)) <= 0) return r;
+    if ((r = read_int(self->stats, s_last_arrival, &last_arrival)) <= 0) return r;
+    if ((r = read_int(self->stats, s_last_timestamp, &last_timestamp)) <= 0) return r;
+    if ((r = read_int(self->stats, s_packets_received, &received)) <= 0) return r;
+    if ((r = read_int(self->stats, s_cycles, &cycles)) <= 0) return r;
+    if ((r = read_int(self->stats, s_jitter_q4, &jitter_q4)) <= 0) return r;
+    if (self->nack != NULL) {
+        long long nack_max;
+        if ((r = read_int(self->nack, s_max_seq, &nack_max)) <= 0) return r;
+        if (p->seq != ((nack_max + 1) & 0xFFFF)) return 0; /* a gap: NackGenerator.add */
+        PyObject *missing = PyObject_GetAttr(self->nack, s_missing);
+        if (missing == NULL) return -1;
+        Py_ssize_t n = PySet_Check(missing) ? PySet_GET_SIZE(missing) : -1;
+        Py_DECREF(missing);
+        if (n != 0) return 0;
+    }
+    Py_ssize_t count = PyTuple_GET_SIZE(legs);
+    if (count && fanout_check(legs, p->payload_len, p->level, p->padding) < 0) {
+        PyErr_Clear(); /* the Python path raises it again and logs it */
+        return 0;
+    }
+
+    /* StreamStatistics.add, in-order branch */
+    long long arrival = (long long)(now * (double)self->clock_rate);
+    received += 1;
+    if (p->seq < max_seq) cycles += 1 << 16;
+    if (write_int(self->stats, s_packets_received, received) < 0 ||
+        write_int(self->stats, s_max_seq, p->seq) < 0 ||
+        (p->seq < max_seq && write_int(self->stats, s_cycles, cycles) < 0))
+        return -1;
+    if (p->ts != last_timestamp && received > 1) {
+        long long diff = (arrival - last_arrival) - ((long long)p->ts - last_timestamp);
+        if (diff < 0) diff = -diff;
+        jitter_q4 += diff - ((jitter_q4 + 8) >> 4);
+        if (write_int(self->stats, s_jitter_q4, jitter_q4) < 0) return -1;
+    }
+    if (write_int(self->stats, s_last_arrival, arrival) < 0 ||
+        write_int(self->stats, s_last_timestamp, p->ts) < 0)
+        return -1;
+    /* NackGenerator.add of the next packet with nothing missing */
+    if (self->nack != NULL && write_int(self->nack, s_max_seq, p->seq) < 0) return -1;
+
+    int frame_end = 0;
+    if (self->on_frame != NULL && p->abs_send_time >= 0) {
+        self->remb_bytes += (unsigned long long)(p->payload_len + p->padding);
+        frame_end = p->marker;
+    }
+    self->packets++;
+
+    if (count) {
+        PyObject *payload = PyBytes_FromStringAndSize((const char *)p->payload, p->payload_len);
+        if (payload == NULL) return -1;
+        double whole = (double)(long long)now;
+        unsigned long long ntp = ((unsigned long long)(long long)now + NTP_EPOCH_OFFSET) << 32 |
+                                 (unsigned long long)((now - whole) * 4294967296.0);
+        Py_INCREF(self); /* a leg's Python callback could drop the last reference */
+        fanout_send(legs, p->seq, p->ts, p->marker ? 0x80 : 0, payload, p->level, ntp,
+                    p->padding);
+        Py_DECREF(payload);
+        struct timespec mono;
+        clock_gettime(CLOCK_MONOTONIC, &mono);
+        self->forwarded++;
+        self->last_seq = p->seq;
+        self->last_ts = p->ts;
+        self->last_wall = (double)mono.tv_sec + (double)mono.tv_nsec * 1e-9;
+        if (probe != NULL) {
+            PyObject *res = PyObject_CallNoArgs(probe);
+            if (res == NULL) PyErr_WriteUnraisable(probe);
+            Py_XDECREF(res);
+        }
+        Py_DECREF(self);
+    }
+    if (frame_end && self->on_frame != NULL) {
+        /* clock.current_ms(): milliseconds since 1900 */
+        long long arrival_ms = (long long)((now + (double)NTP_EPOCH_OFFSET) * 1000.0);
+        PyObject *on_frame = self->on_frame;
+        Py_INCREF(on_frame);
+        PyObject *res = PyObject_CallFunction(on_frame, "lLk", p->abs_send_time, arrival_ms,
+                                              (unsigned long)p->ssrc);
+        if (res == NULL) PyErr_WriteUnraisable(on_frame);
+        Py_XDECREF(res);
+        Py_DECREF(on_frame);
+    }
+    return 1;
+}
+
+static PyMethodDef Inbound_methods[] = {
+    {"arm", (PyCFunction)Inbound_arm, METH_VARARGS, arm_doc},
+    {"disarm", (PyCFunction)Inbound_disarm, METH_NOARGS, "hand every packet to Python"},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyMemberDef Inbound_members[] = {
+    {"armed", T_INT, offsetof(Inbound, armed), READONLY, NULL},
+    {"ssrc", T_UINT, offsetof(Inbound, ssrc), READONLY, NULL},
+    {"payload_type", T_INT, offsetof(Inbound, payload_type), READONLY, NULL},
+    {"legs", T_OBJECT, offsetof(Inbound, legs), 0, "tuple of Leg to forward to, None: Python"},
+    {"packets", T_ULONGLONG, offsetof(Inbound, packets), 0, NULL},
+    {"remb_bytes", T_ULONGLONG, offsetof(Inbound, remb_bytes), 0, NULL},
+    {"forwarded", T_ULONGLONG, offsetof(Inbound, forwarded), 0, NULL},
+    {"last_seq", T_UINT, offsetof(Inbound, last_seq), 0, NULL},
+    {"last_ts", T_UINT, offsetof(Inbound, last_ts), 0, NULL},
+    {"last_wall", T_DOUBLE, offsetof(Inbound, last_wall), 0, NULL},
+    {NULL, 0, 0, 0, NULL},
+};
+
+static PyTypeObject InboundType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "media._fanout.Inbound",
+    .tp_doc = "One received stream's state for the C ingest (a ReceiverTap's media SSRC).",
+    .tp_basicsize = sizeof(Inbound),
+    .tp_itemsize = 0,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_new = Inbound_new,
+    .tp_dealloc = (destructor)Inbound_dealloc,
+    .tp_traverse = (traverseproc)Inbound_traverse,
+    .tp_clear = (inquiry)Inbound_clear,
+    .tp_methods = Inbound_methods,
+    .tp_members = Inbound_members,
+};
+
+/* ------------------------------------------------------------------ Inlet */
+
+typedef struct {
+    uint32_t ssrc;
+    Inbound *inbound; /* owned */
+} Route;
+
+typedef struct {
+    PyObject_HEAD
+    srtp_protect_fn unprotect; /* srtp_unprotect */
+    void *srtp;
+    PyObject *session; /* the pylibsrtp Session that owns `srtp` */
+    uint8_t ext[16];   /* one-byte extension id -> EXT_* */
+    Route routes[MAX_ROUTES];
+    int nroutes;
+    int quiet; /* the sockets are in the quiet lane: Python must see the packet */
+    unsigned long long handled;
+    unsigned long long rx_bytes; /* datagrams C counted, not yet added to the DTLS transport */
+    unsigned long long rx_packets;
+    unsigned long long taken; /* packets handled entirely in C */
+} Inlet;
+
+static PyTypeObject InletType;
+
+static PyObject *Inlet_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
+    if (PyTuple_GET_SIZE(args) || (kwds && PyDict_GET_SIZE(kwds))) {
+        PyErr_SetString(PyExc_TypeError, "Inlet() takes no arguments");
+        return NULL;
+    }
+    return type->tp_alloc(type, 0);
+}
+
+static int Inlet_traverse(Inlet *self, visitproc visit, void *arg) {
+    Py_VISIT(self->session);
+    for (int i = 0; i < self->nroutes; i++) Py_VISIT(self->routes[i].inbound);
+    return 0;
+}
+
+static int Inlet_clear(Inlet *self) {
+    self->unprotect = NULL;
+    self->srtp = NULL;
+    Py_CLEAR(self->session);
+    int n = self->nroutes;
+    self->nroutes = 0;
+    for (int i = 0; i < n; i++) Py_CLEAR(self->routes[i].inbound);
+    return 0;
+}
+
+static void Inlet_dealloc(Inlet *self) {
+    PyObject_GC_UnTrack(self);
+    Inlet_clear(self);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *Inlet_set_srtp(Inlet *self, PyObject *args) {
+    unsigned long long fn, srtp;
+    PyObject *session;
+    if (!PyArg_ParseTuple(args, "KKO:set_srtp", &fn, &srtp, &session)) return NULL;
+    if ((fn == 0) != (srtp == 0) || (fn == 0) != (session == Py_None)) {
+        PyErr_SetString(PyExc_ValueError, "set_srtp(fn, srtp, session) or set_srtp(0, 0, None)");
+        return NULL;
+    }
+    self->unprotect = (srtp_protect_fn)(uintptr_t)fn;
+    self->srtp = (void *)(uintptr_t)srtp;
+    if (session == Py_None) {
+        Py_CLEAR(self->session);
+    } else {
+        Py_INCREF(session);
+        Py_XSETREF(self->session, session);
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *Inlet_set_extensions(Inlet *self, PyObject *arg) {
+    if (!PyBytes_Check(arg) || PyBytes_GET_SIZE(arg) != 16) {
+        PyErr_SetString(PyExc_ValueError, "16 bytes: the kind of each one-byte extension id");
+        return NULL;
+    }
+    const uint8_t *kinds = (const uint8_t *)PyBytes_AS_STRING(arg);
+    for (int i = 0; i < 16; i++) {
+        if (kinds[i] > EXT_THREE_BYTES) {
+            PyErr_SetString(PyExc_ValueError, "unknown extension kind");
+            return NULL;
+        }
+    }
+    memcpy(self->ext, kinds, 16);
+    Py_RETURN_NONE;
+}
+
+static void drop_route(Inlet *self, int i) {
+    Inbound *old = self->routes[i].inbound;
+    self->routes[i] = self->routes[--self->nroutes];
+    Py_DECREF(old);
+}
+
+/* route(ssrc, inbound): packets of `ssrc` go to `inbound` (its previous SSRC's route goes) */
+static PyObject *Inlet_route(Inlet *self, PyObject *args) {
+    unsigned long ssrc;
+    PyObject *inbound;
+    if (!PyArg_ParseTuple(args, "kO!:route", &ssrc, &InboundType, &inbound)) return NULL;
+    for (int i = self->nroutes - 1; i >= 0; i--)
+        if (self->routes[i].ssrc == ssrc || (PyObject *)self->routes[i].inbound == inbound)
+            drop_route(self, i);
+    if (self->nroutes == MAX_ROUTES) drop_route(self, 0); /* the oldest: Python re-routes it */
+    Py_INCREF(inbound);
+    self->routes[self->nroutes].ssrc = (uint32_t)ssrc;
+    self->routes[self->nroutes].inbound = (Inbound *)inbound;
+    self->nroutes++;
+    Py_RETURN_NONE;
+}
+
+static PyObject *Inlet_flush(Inlet *self, PyObject *Py_UNUSED(ignored)) {
+    while (self->nroutes) drop_route(self, self->nroutes - 1);
+    Py_RETURN_NONE;
+}
+
+static PyObject *Inlet_routes(Inlet *self, PyObject *Py_UNUSED(ignored)) {
+    PyObject *d = PyDict_New();
+    if (d == NULL) return NULL;
+    for (int i = 0; i < self->nroutes; i++) {
+        PyObject *key = PyLong_FromUnsignedLong(self->routes[i].ssrc);
+        if (key == NULL || PyDict_SetItem(d, key, (PyObject *)self->routes[i].inbound) < 0) {
+            Py_XDECREF(key);
+            Py_DECREF(d);
+            return NULL;
+        }
+        Py_DECREF(key);
+    }
+    return d;
+}
+
+/* Parse an RTP header as aiortc does; 1: parsed, 0: leave it to aiortc's parser. */
+static int parse(const Inlet *self, const uint8_t *b, Py_ssize_t n, Rtp *p) {
+    if (n < 12 || (b[0] >> 6) != 2 || (b[0] & 0x0F)) return 0; /* short, bad version, CSRC */
+    p->marker = b[1] >> 7;
+    p->payload_type = b[1] & 0x7F;
+    p->seq = (uint16_t)(b[2] << 8 | b[3]);
+    p->ts = (uint32_t)b[4] << 24 | (uint32_t)b[5] << 16 | (uint32_t)b[6] << 8 | b[7];
+    p->ssrc = (uint32_t)b[8] << 24 | (uint32_t)b[9] << 16 | (uint32_t)b[10] << 8 | b[11];
+    p->abs_send_time = -1;
+    p->level = -1;
+    Py_ssize_t end = 12;
+    if (b[0] & 0x10) {
+        if (n < 16 || b[12] != 0xBE || b[13] != 0xDE) return 0; /* two-byte form or truncated */
+        end = 16 + 4 * (Py_ssize_t)(b[14] << 8 | b[15]);
+        if (n < end) return 0;
+        Py_ssize_t pos = 16;
+        while (pos < end) {
+            uint8_t byte = b[pos];
+            if (byte == 0) { /* padding */
+                pos++;
+                continue;
+            }
+            pos++;
+            Py_ssize_t len = (byte & 0x0F) + 1;
+            if (pos + len > end) return 0;
+            switch (self->ext[byte >> 4]) {
+            case EXT_ABS_SEND_TIME:
+                if (len != 3) return 0;
+                p->abs_send_time = (long)b[pos] << 16 | (long)b[pos + 1] << 8 | b[pos + 2];
+                break;
+            case EXT_AUDIO_LEVEL:
+                p->level = b[pos]; /* voice-activity flag and level, as forwarded */
+                break;
+            case EXT_TEXT: /* mid, rid: aiortc decodes them, which fails on bad UTF-8 */
+                for (Py_ssize_t i = pos; i < pos + len; i++)
+                    if (b[i] & 0x80) return 0;
+                break;
+            case EXT_TWO_BYTES:
+                if (len != 2) return 0;
+                break;
+            case EXT_THREE_BYTES:
+                if (len != 3) return 0;
+                break;
+            default:
+                break;
+            }
+            pos += len;
+        }
+    }
+    p->padding = 0;
+    if (b[0] & 0x20) {
+        p->padding = b[n - 1];
+        if (p->padding == 0 || p->padding > n - end) return 0;
+    }
+    p->payload = b + end;
+    p->payload_len = n - end - p->padding;
+    return 1;
+}
+
+PyDoc_STRVAR(take_doc,
+             "take(datagram) -> True | False | bytes\n\n"
+             "True: handled (or dropped as aiortc drops it). False: not SRTP, SRTCP or no keys\n"
+             "yet, run the Python path on the datagram. bytes: the unprotected RTP packet, which\n"
+             "Python must parse and handle.");
+
+static PyObject *Inlet_take(Inlet *self, PyObject *data) {
+    if (!PyBytes_CheckExact(data)) Py_RETURN_FALSE;
+    Py_ssize_t n = PyBytes_GET_SIZE(data);
+    const uint8_t *d = (const uint8_t *)PyBytes_AS_STRING(data);
+    /* RTP: first byte 128..191 (RFC 7983), second not an RTCP packet type (RFC 5761) */
+    if (n < 2 || d[0] < 128 || d[0] > 191 || (d[1] > 191 && d[1] < 209) || self->srtp == NULL ||
+        n > MAX_INGEST)
+        Py_RETURN_FALSE;
+    self->rx_bytes += (unsigned long long)n;
+    self->rx_packets++;
+    uint8_t buf[MAX_INGEST];
+    memcpy(buf, d, (size_t)n);
+    int len = (int)n;
+    if (self->unprotect(self->srtp, buf, &len) != 0 || len < 0 || len > n) Py_RETURN_TRUE;
+    Rtp p;
+    if (!self->quiet && parse(self, buf, len, &p)) {
+        for (int i = 0; i < self->nroutes; i++) {
+            if (self->routes[i].ssrc != p.ssrc) continue;
+            struct timespec wall;
+            clock_gettime(CLOCK_REALTIME, &wall);
+            Inbound *inbound = self->routes[i].inbound;
+            Py_INCREF(inbound); /* a callback may re-route */
+            int r = inbound_take(inbound, &p, (double)wall.tv_sec + (double)wall.tv_nsec * 1e-9);
+            Py_DECREF(inbound);
+            if (r < 0) {
+                /* as ReceiverTap.handle does: a packet that cannot be handled is dropped */
+                PyErr_WriteUnraisable((PyObject *)self);
+                Py_RETURN_TRUE;
+            }
+            if (r) {
+                self->handled++;
+                self->taken++;
+                Py_RETURN_TRUE;
+            }
+            break;
+        }
+    }
+    return PyBytes_FromStringAndSize((const char *)buf, len);
+}
+
+static PyMethodDef Inlet_methods[] = {
+    {"take", (PyCFunction)Inlet_take, METH_O, take_doc},
+    {"set_srtp", (PyCFunction)Inlet_set_srtp, METH_VARARGS,
+     "set_srtp(srtp_unprotect_address, srtp_t_address, session); (0, 0, None) stops"},
+    {"set_extensions", (PyCFunction)Inlet_set_extensions, METH_O,
+     "set_extensions(kinds): 16 bytes, the EXT_* kind of each one-byte extension id"},
+    {"route", (PyCFunction)Inlet_route, METH_VARARGS, "route(ssrc, inbound)"},
+    {"flush", (PyCFunction)Inlet_flush, METH_NOARGS, "drop every route"},
+    {"routes", (PyCFunction)Inlet_routes, METH_NOARGS, "routes() -> {ssrc: Inbound}"},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyMemberDef Inlet_members[] = {
+    {"quiet", T_INT, offsetof(Inlet, quiet), 0, NULL},
+    {"handled", T_ULONGLONG, offsetof(Inlet, handled), 0, "RTP packets routed to a receiver"},
+    {"rx_bytes", T_ULONGLONG, offsetof(Inlet, rx_bytes), 0, NULL},
+    {"rx_packets", T_ULONGLONG, offsetof(Inlet, rx_packets), 0, NULL},
+    {"taken", T_ULONGLONG, offsetof(Inlet, taken), READONLY, "packets handled entirely in C"},
+    {NULL, 0, 0, 0, NULL},
+};
+
+static PyTypeObject InletType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "media._fanout.Inlet",
+    .tp_doc = "One DTLS transport's C ingest of SRTP (see media/_ingest.c).",
+    .tp_basicsize = sizeof(Inlet),
+    .tp_itemsize = 0,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_new = Inlet_new,
+    .tp_dealloc = (destructor)Inlet_dealloc,
+    .tp_traverse = (traverseproc)Inlet_traverse,
+    .tp_clear = (inquiry)Inlet_clear,
+    .tp_methods = Inlet_methods,
+    .tp_members = Inlet_members,
+};
+
+/* ------------------------------------------------------------------ module */
+
+static PyObject *set_probe(PyObject *module, PyObject *arg) {
+    if (arg != Py_None && !PyCallable_Check(arg)) {
+        PyErr_SetString(PyExc_TypeError, "probe must be callable or None");
+        return NULL;
+    }
+    if (arg == Py_None) {
+        Py_CLEAR(probe);
+    } else {
+        Py_INCREF(arg);
+        Py_XSETREF(probe, arg);
+    }
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef ingest_functions[] = {
+    {"set_probe", set_probe, METH_O,
+     "set_probe(callable | None): diagnostics, called after each packet the C ingest forwarded"},
+    {NULL, NULL, 0, NULL},
+};
+
+int ingest_add_to_module(PyObject *module) {
+#define INTERN(var, text) \
+    if ((var = PyUnicode_InternFromString(text)) == NULL) return -1
+    INTERN(s_max_seq, "max_seq");
+    INTERN(s_base_seq, "base_seq");
+    INTERN(s_cycles, "cycles");
+    INTERN(s_packets_received, "packets_received");
+    INTERN(s_jitter_q4, "_jitter_q4");
+    INTERN(s_last_arrival, "_last_arrival");
+    INTERN(s_last_timestamp, "_last_timestamp");
+    INTERN(s_missing, "missing");
+#undef INTERN
+    if (PyType_Ready(&InboundType) < 0 || PyType_Ready(&InletType) < 0) return -1;
+    if (PyModule_AddFunctions(module, ingest_functions) < 0) return -1;
+    Py_INCREF(&InboundType);
+    if (PyModule_AddObject(module, "Inbound", (PyObject *)&InboundType) < 0) {
+        Py_DECREF(&InboundType);
+        return -1;
+    }
+    Py_INCREF(&InletType);
+    if (PyModule_AddObject(module, "Inlet", (PyObject *)&InletType) < 0) {
+        Py_DECREF(&InletType);
+        return -1;
+    }
+    static const struct {
+        const char *name;
+        int value;
+    } kinds[] = {{"EXT_OTHER", EXT_OTHER},
+                 {"EXT_ABS_SEND_TIME", EXT_ABS_SEND_TIME},
+                 {"EXT_AUDIO_LEVEL", EXT_AUDIO_LEVEL},
+                 {"EXT_TEXT", EXT_TEXT},
+                 {"EXT_TWO_BYTES", EXT_TWO_BYTES},
+                 {"EXT_THREE_BYTES", EXT_THREE_BYTES}};
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+        if (PyModule_AddIntConstant(module, kinds[i].name, kinds[i].value) < 0) return -1;
+    return 0;
+}
