@@ -22,6 +22,8 @@ from media._aiortc import (
     tolerate_consent_losses,
 )
 
+from . import rtpsamples
+
 
 async def test_the_installed_aiortc_has_every_internal_the_sfu_uses() -> None:
     ensure_supported_aiortc()
@@ -163,95 +165,15 @@ async def test_a_pylibsrtp_with_another_trailer_size_is_refused(
         ensure_supported_aiortc()
 
 
-def _extensions_map() -> Any:
-    from aiortc.rtcrtpparameters import RTCRtpHeaderExtensionParameters, RTCRtpParameters
-    from aiortc.rtp import HeaderExtensionsMap
-
-    uris = {
-        1: "urn:ietf:params:rtp-hdrext:sdes:mid",
-        2: "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time",
-        3: "urn:ietf:params:rtp-hdrext:ssrc-audio-level",
-        4: "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01",
-        5: "urn:ietf:params:rtp-hdrext:toffset",
-        10: "urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id",
-        11: "urn:ietf:params:rtp-hdrext:sdes:repaired-rtp-stream-id",
-    }
-    extensions_map = HeaderExtensionsMap()
-    extensions_map.configure(
-        RTCRtpParameters(
-            headerExtensions=[
-                RTCRtpHeaderExtensionParameters(id=i, uri=uri) for i, uri in uris.items()
-            ]
-        )
-    )
-    return extensions_map
-
-
-def _fields(packet: Any) -> tuple[Any, ...]:
-    return (
-        packet.version,
-        packet.marker,
-        packet.payload_type,
-        packet.sequence_number,
-        packet.timestamp,
-        packet.ssrc,
-        packet.csrc,
-        packet.extensions,
-        packet.payload,
-        packet.padding_size,
-    )
-
-
 def test_the_lean_rtp_parser_reads_every_packet_as_aiortc_does() -> None:
-    import random
-    import struct
-
-    from aiortc.rtp import HeaderExtensions, RtpPacket
-
-    extensions_map = _extensions_map()
+    extensions_map = rtpsamples.extensions_map()
     ingest = _aiortc.FastIngest(SimpleNamespace(_rtp_header_extensions_map=extensions_map))  # type: ignore[arg-type]
-    rng = random.Random(7)
-    samples: list[bytes] = []
-    for i in range(300):
-        packet = RtpPacket(
-            payload_type=rng.choice([96, 97, 111]),
-            marker=rng.randint(0, 1),
-            sequence_number=rng.randrange(65536),
-            timestamp=rng.randrange(2**32),
-            ssrc=rng.randrange(2**32),
-            payload=rng.randbytes(rng.randrange(0, 200)),
-        )
-        packet.extensions = HeaderExtensions(
-            abs_send_time=rng.choice([None, rng.randrange(2**24)]),
-            audio_level=rng.choice([None, (bool(i % 2), rng.randrange(128))]),
-            mid=rng.choice([None, "0", "audio"]),
-            transport_sequence_number=rng.choice([None, rng.randrange(65536)]),
-            transmission_offset=rng.choice([None, rng.randrange(-(2**23), 2**23)]),
-            rtp_stream_id=rng.choice([None, "hi"]),
-            repaired_rtp_stream_id=rng.choice([None, "lo"]),
-        )
-        if i % 5 == 0:
-            packet.csrc = [1, 2]  # falls back to aiortc's parser
-        data = packet.serialize(extensions_map)
-        if i % 7 == 0:  # padded, as RTX probes are
-            data = bytes([data[0] | 0x20]) + data[1:] + b"\x00\x00\x03"
-        samples.append(data)
-    # malformed: truncated anywhere, bad padding, every byte flipped somewhere
-    for data in list(samples[:40]):
-        samples.append(data[: rng.randrange(len(data))])
-        samples.append(bytes([data[0] | 0x20]) + data[1:-1] + b"\xff")
-        position = rng.randrange(len(data))
-        samples.append(data[:position] + bytes([rng.randrange(256)]) + data[position + 1 :])
-
-    for data in samples:
-        try:
-            expected: Any = _fields(RtpPacket.parse(data, extensions_map))
-        except ValueError:
-            expected = ValueError
-        except struct.error:
+    for data in rtpsamples.samples(extensions_map):
+        expected = rtpsamples.parsed(data, extensions_map)
+        if expected is rtpsamples.CRASHES_AIORTC:
             continue  # aiortc crashes on a wrong-length extension; we drop or read it
         try:
-            got: Any = _fields(ingest.parse(data))
+            got: Any = rtpsamples.fields(ingest.parse(data))
         except ValueError:
             got = ValueError
         assert got == expected, data.hex()
