@@ -76,6 +76,7 @@ try:
         Inlet,
         Leg,
         forward,
+        read_datagrams,
         unprotect,
     )
     from ._fanout import HISTORY_SIZE as LEG_HISTORY_SIZE
@@ -740,11 +741,14 @@ QUIET_AFTER_S = 2.0
 
 
 def batch_reads(transport: Any) -> None:
-    """Read up to READ_BATCH datagrams per readiness of an ICE socket, not one.
+    """Read up to READ_BATCH datagrams per readiness of an ICE socket, not one, in C.
 
     asyncio's datagram transport reads one datagram per event-loop iteration; a video frame
     arrives as a burst of packets on one socket, so each costs a whole iteration (epoll,
-    ready queue, handle). Same outcomes as `_SelectorDatagramTransport._read_ready`.
+    ready queue, handle). `media._fanout.read_datagrams` reads them in a loop, and when the
+    socket's protocol has a `FastIngest`, its C ingest takes the steady-state RTP without a
+    bytes object or a Python call; everything else reaches the protocol's `datagram_received`
+    (or `FastIngest.take_plain`). Same outcomes as `_SelectorDatagramTransport._read_ready`.
     """
     if transport is None or getattr(transport, "_telessaude_batched", False):
         return
@@ -752,37 +756,31 @@ def batch_reads(transport: Any) -> None:
     sock = getattr(transport, "_sock", None)
     if sock is None or not hasattr(loop, "_add_reader"):
         return  # not asyncio's selector transport: keep its own reading
-    max_size = transport.max_size
     lane = quiet_lane(loop)
     shared = ticker()
     stamps = ARRIVAL_STAMPS
     if stamps is not None:
         sock.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS, 1)
+    ingest: FastIngest | None = getattr(transport._protocol, "_telessaude_ingest", None)
+    inlet = ingest.inlet if ingest is not None else None
+    plain = ingest.take_plain_now if ingest is not None else None
+
+    def deliver(data: bytes, addr: Any) -> None:
+        transport._protocol.datagram_received(data, addr)
 
     def read_batch() -> None:
-        for _ in range(READ_BATCH):
+        budget = READ_BATCH
+        while budget > 0:
             if transport._conn_lost:
                 return
-            try:
-                if stamps is None:
-                    data, addr = sock.recvfrom(max_size)
-                else:
-                    data, ancillary, _, addr = sock.recvmsg(max_size, 64)
-                    for level, kind, value in ancillary:
-                        if level == socket.SOL_SOCKET and kind == _SO_TIMESTAMPNS:
-                            seconds, nanoseconds = _TIMESPEC.unpack(value)
-                            stamps[0] = seconds + nanoseconds * 1e-9
-            except (BlockingIOError, InterruptedError):
+            # a callback's exception propagates, as from asyncio's own reader
+            read = read_datagrams(fd, budget, deliver, inlet, plain, stamps)
+            if type(read) is not int:  # the socket's error (ICMP unreachable...)
+                transport._protocol.error_received(read)
                 return
-            except OSError as exc:
-                transport._protocol.error_received(exc)
+            if read < 0:  # drained
                 return
-            except (SystemExit, KeyboardInterrupt):
-                raise
-            except BaseException as exc:
-                transport._fatal_error(exc, "Fatal read error on datagram transport")
-                return
-            transport._protocol.datagram_received(data, addr)
+            budget -= read
 
     def read_ready() -> None:
         read_batch()
@@ -1146,7 +1144,7 @@ class FastIngest:
             return True
         if taken is False:
             return self.take(data)
-        self.take_plain(taken, ntp_ms())  # unprotected by C, for Python to handle
+        self.take_plain_now(taken)  # unprotected by C, for Python to handle
         return True
 
     def take(self, data: bytes) -> bool:
@@ -1172,6 +1170,9 @@ class FastIngest:
         if plain is not None:  # else what the stock path does: drop it
             self.take_plain(plain, arrival_time_ms)
         return True
+
+    def take_plain_now(self, plain: bytes) -> None:
+        self.take_plain(plain, ntp_ms())
 
     def take_plain(self, plain: bytes, arrival_time_ms: int) -> None:
         """Parse, route and handle one unprotected RTP packet; then let the C ingest take

@@ -121,3 +121,14 @@ class Inlet:
 
 def set_probe(probe: Callable[[], object] | None, /) -> None:
     """Diagnostics: called after each packet the C ingest forwarded."""
+
+def read_datagrams(
+    fd: int,
+    budget: int,
+    deliver: Callable[[bytes, Any], None],
+    inlet: Inlet | None,
+    plain: Callable[[bytes], None] | None,
+    stamps: list[float] | None,
+    /,
+) -> int | OSError:
+    """Read up to `budget` datagrams; see media/_ingest.c."""

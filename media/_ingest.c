@@ -32,6 +32,13 @@
 #include "_fanout.h"
 
 #include <structmember.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #define NTP_EPOCH_OFFSET 2208988800ULL /* seconds from 1900 to 1970 */
@@ -530,44 +537,59 @@ PyDoc_STRVAR(take_doc,
              "yet, run the Python path on the datagram. bytes: the unprotected RTP packet, which\n"
              "Python must parse and handle.");
 
+enum { TAKE_NOT_OURS, TAKE_DONE, TAKE_PLAIN };
+
+/* The datagram in `buf` (n bytes, writable): TAKE_NOT_OURS (untouched: not SRTP, SRTCP, no
+ * keys or too long), TAKE_DONE (handled, or dropped as aiortc drops it), TAKE_PLAIN (`buf`
+ * now holds the plaintext RTP packet, *plain_len bytes, for Python to handle). */
+static int inlet_take(Inlet *self, uint8_t *buf, Py_ssize_t n, int *plain_len) {
+    /* RTP: first byte 128..191 (RFC 7983), second not an RTCP packet type (RFC 5761) */
+    if (n < 2 || buf[0] < 128 || buf[0] > 191 || (buf[1] > 191 && buf[1] < 209) ||
+        self->srtp == NULL || n > MAX_INGEST)
+        return TAKE_NOT_OURS;
+    self->rx_bytes += (unsigned long long)n;
+    self->rx_packets++;
+    int len = (int)n;
+    if (self->unprotect(self->srtp, buf, &len) != 0 || len < 0 || len > n) return TAKE_DONE;
+    *plain_len = len;
+    Rtp p;
+    if (self->quiet || !parse(self, buf, len, &p)) return TAKE_PLAIN;
+    for (int i = 0; i < self->nroutes; i++) {
+        if (self->routes[i].ssrc != p.ssrc) continue;
+        struct timespec wall;
+        clock_gettime(CLOCK_REALTIME, &wall);
+        Inbound *inbound = self->routes[i].inbound;
+        Py_INCREF(inbound); /* a callback may re-route */
+        int r = inbound_take(inbound, &p, (double)wall.tv_sec + (double)wall.tv_nsec * 1e-9);
+        Py_DECREF(inbound);
+        if (r < 0) {
+            /* as ReceiverTap.handle does: a packet that cannot be handled is dropped */
+            PyErr_WriteUnraisable((PyObject *)self);
+            return TAKE_DONE;
+        }
+        if (r == 0) return TAKE_PLAIN;
+        self->handled++;
+        self->taken++;
+        return TAKE_DONE;
+    }
+    return TAKE_PLAIN;
+}
+
 static PyObject *Inlet_take(Inlet *self, PyObject *data) {
     if (!PyBytes_CheckExact(data)) Py_RETURN_FALSE;
     Py_ssize_t n = PyBytes_GET_SIZE(data);
-    const uint8_t *d = (const uint8_t *)PyBytes_AS_STRING(data);
-    /* RTP: first byte 128..191 (RFC 7983), second not an RTCP packet type (RFC 5761) */
-    if (n < 2 || d[0] < 128 || d[0] > 191 || (d[1] > 191 && d[1] < 209) || self->srtp == NULL ||
-        n > MAX_INGEST)
-        Py_RETURN_FALSE;
-    self->rx_bytes += (unsigned long long)n;
-    self->rx_packets++;
+    if (n > MAX_INGEST) Py_RETURN_FALSE;
     uint8_t buf[MAX_INGEST];
-    memcpy(buf, d, (size_t)n);
-    int len = (int)n;
-    if (self->unprotect(self->srtp, buf, &len) != 0 || len < 0 || len > n) Py_RETURN_TRUE;
-    Rtp p;
-    if (!self->quiet && parse(self, buf, len, &p)) {
-        for (int i = 0; i < self->nroutes; i++) {
-            if (self->routes[i].ssrc != p.ssrc) continue;
-            struct timespec wall;
-            clock_gettime(CLOCK_REALTIME, &wall);
-            Inbound *inbound = self->routes[i].inbound;
-            Py_INCREF(inbound); /* a callback may re-route */
-            int r = inbound_take(inbound, &p, (double)wall.tv_sec + (double)wall.tv_nsec * 1e-9);
-            Py_DECREF(inbound);
-            if (r < 0) {
-                /* as ReceiverTap.handle does: a packet that cannot be handled is dropped */
-                PyErr_WriteUnraisable((PyObject *)self);
-                Py_RETURN_TRUE;
-            }
-            if (r) {
-                self->handled++;
-                self->taken++;
-                Py_RETURN_TRUE;
-            }
-            break;
-        }
+    memcpy(buf, PyBytes_AS_STRING(data), (size_t)n);
+    int len = 0;
+    switch (inlet_take(self, buf, n, &len)) {
+    case TAKE_NOT_OURS:
+        Py_RETURN_FALSE;
+    case TAKE_DONE:
+        Py_RETURN_TRUE;
+    default:
+        return PyBytes_FromStringAndSize((const char *)buf, len);
     }
-    return PyBytes_FromStringAndSize((const char *)buf, len);
 }
 
 static PyMethodDef Inlet_methods[] = {
@@ -605,6 +627,122 @@ static PyTypeObject InletType = {
     .tp_members = Inlet_members,
 };
 
+/* ------------------------------------------------------------------ socket reads */
+
+#define MAX_UDP 65536
+
+/* The sender's address as socket.recvfrom gives it (CPython's makesockaddr: numeric host
+ * from getnameinfo, which keeps an IPv6 scope). */
+static PyObject *address(const struct sockaddr_storage *ss, socklen_t len) {
+    char host[NI_MAXHOST];
+    if (getnameinfo((const struct sockaddr *)ss, len, host, sizeof host, NULL, 0,
+                    NI_NUMERICHOST) != 0)
+        host[0] = 0;
+    if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
+        return Py_BuildValue("(siII)", host, ntohs(a->sin6_port), ntohl(a->sin6_flowinfo),
+                             a->sin6_scope_id);
+    }
+    if (ss->ss_family == AF_INET)
+        return Py_BuildValue("(si)", host, ntohs(((const struct sockaddr_in *)ss)->sin_port));
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(read_doc,
+             "read_datagrams(fd, budget, deliver, inlet, plain, stamps) -> int | OSError\n\n"
+             "Read up to `budget` datagrams from the non-blocking UDP socket `fd`. Each one `inlet`\n"
+             "(an Inlet, or None) handles stays in C; otherwise `deliver(data, addr)` is called\n"
+             "(not ours) or `plain(plaintext)` (RTP the inlet unprotected for Python), and the\n"
+             "call returns right after, so that the caller sees any change the callback made.\n"
+             "Returns how many datagrams were read, -1 - that when the socket had no more, or\n"
+             "the OSError of a failed read (not raised; a callback's exception is). `stamps`: a\n"
+             "list whose [0] receives each datagram's SO_TIMESTAMPNS arrival time, or None.");
+
+static PyObject *read_datagrams(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 6) {
+        PyErr_SetString(PyExc_TypeError, "read_datagrams() takes 6 arguments");
+        return NULL;
+    }
+    long fd = PyLong_AsLong(args[0]);
+    if (fd == -1 && PyErr_Occurred()) return NULL;
+    long budget = PyLong_AsLong(args[1]);
+    if (budget == -1 && PyErr_Occurred()) return NULL;
+    PyObject *deliver = args[2], *inlet = args[3], *plain = args[4], *stamps = args[5];
+    if (fd < 0 || fd > INT_MAX || budget < 1 || !PyCallable_Check(deliver)) {
+        PyErr_SetString(PyExc_ValueError, "read_datagrams(fd >= 0, budget >= 1, callable, ...)");
+        return NULL;
+    }
+    if (inlet != Py_None && (!PyObject_TypeCheck(inlet, &InletType) || !PyCallable_Check(plain))) {
+        PyErr_SetString(PyExc_TypeError, "inlet must be an Inlet (with a plain callable) or None");
+        return NULL;
+    }
+    if (stamps != Py_None && (!PyList_Check(stamps) || PyList_GET_SIZE(stamps) < 1)) {
+        PyErr_SetString(PyExc_TypeError, "stamps must be a non-empty list or None");
+        return NULL;
+    }
+    /* one buffer for every socket: the GIL is held, and no datagram's bytes are read after a
+     * Python callback (they are copied into bytes first), so even a nested call is safe */
+    static uint8_t buf[MAX_UDP];
+    for (long i = 0; i < budget; i++) {
+        struct sockaddr_storage from;
+        socklen_t fromlen = sizeof from;
+        ssize_t n;
+        double stamp = 0;
+        do {
+            if (stamps == Py_None) {
+                n = recvfrom((int)fd, buf, sizeof buf, MSG_DONTWAIT, (struct sockaddr *)&from,
+                             &fromlen);
+            } else {
+                char control[64];
+                struct iovec iov = {buf, sizeof buf};
+                struct msghdr msg = {&from, sizeof from, &iov, 1, control, sizeof control, 0};
+                n = recvmsg((int)fd, &msg, MSG_DONTWAIT);
+                fromlen = msg.msg_namelen;
+                for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); n >= 0 && c; c = CMSG_NXTHDR(&msg, c)) {
+                    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
+                        struct timespec ts;
+                        memcpy(&ts, CMSG_DATA(c), sizeof ts);
+                        stamp = (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+                    }
+                }
+            }
+        } while (n < 0 && errno == EINTR);
+        if (n < 0) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK) return PyLong_FromLong(-1 - i);
+            return PyObject_CallFunction(PyExc_OSError, "is", errno, strerror(errno));
+        }
+        if (stamp != 0) {
+            PyObject *value = PyFloat_FromDouble(stamp);
+            if (value == NULL) return NULL;
+            PyList_SetItem(stamps, 0, value); /* steals value */
+        }
+        int len = 0;
+        int r = inlet == Py_None ? TAKE_NOT_OURS : inlet_take((Inlet *)inlet, buf, n, &len);
+        if (r == TAKE_DONE) continue;
+        PyObject *res;
+        if (r == TAKE_PLAIN) {
+            PyObject *data = PyBytes_FromStringAndSize((const char *)buf, len);
+            if (data == NULL) return NULL;
+            res = PyObject_CallOneArg(plain, data);
+            Py_DECREF(data);
+        } else {
+            PyObject *data = PyBytes_FromStringAndSize((const char *)buf, n);
+            PyObject *addr = data ? address(&from, fromlen) : NULL;
+            if (addr == NULL) {
+                Py_XDECREF(data);
+                return NULL;
+            }
+            res = PyObject_CallFunctionObjArgs(deliver, data, addr, NULL);
+            Py_DECREF(data);
+            Py_DECREF(addr);
+        }
+        if (res == NULL) return NULL;
+        Py_DECREF(res);
+        return PyLong_FromLong(i + 1);
+    }
+    return PyLong_FromLong(budget);
+}
+
 /* ------------------------------------------------------------------ module */
 
 static PyObject *set_probe(PyObject *module, PyObject *arg) {
@@ -622,6 +760,7 @@ static PyObject *set_probe(PyObject *module, PyObject *arg) {
 }
 
 static PyMethodDef ingest_functions[] = {
+    {"read_datagrams", (PyCFunction)(void (*)(void))read_datagrams, METH_FASTCALL, read_doc},
     {"set_probe", set_probe, METH_O,
      "set_probe(callable | None): diagnostics, called after each packet the C ingest forwarded"},
     {NULL, NULL, 0, NULL},

@@ -23,6 +23,7 @@ from media._aiortc import (
 )
 
 from . import rtpsamples
+from .conftest import wait_for
 
 
 async def test_the_installed_aiortc_has_every_internal_the_sfu_uses() -> None:
@@ -255,6 +256,64 @@ async def test_batched_reads_deliver_every_datagram_in_order_several_per_wake_up
     finally:
         sender.close()
         transport.close()
+
+
+@pytest.mark.parametrize("family, host", [("AF_INET", "127.0.0.1"), ("AF_INET6", "::1")])
+async def test_batched_reads_give_the_senders_address_as_recvfrom_does(
+    family: str, host: str
+) -> None:
+    import socket
+
+    loop = asyncio.get_running_loop()
+    got: list[Any] = []
+
+    class Protocol(asyncio.DatagramProtocol):
+        def datagram_received(self, data: bytes, addr: Any) -> None:
+            got.append((data, addr))
+
+    transport, _ = await loop.create_datagram_endpoint(Protocol, local_addr=(host, 0))
+    _aiortc.batch_reads(transport)
+    sender = socket.socket(getattr(socket, family), socket.SOCK_DGRAM)
+    reference = socket.socket(getattr(socket, family), socket.SOCK_DGRAM)
+    try:
+        reference.bind((host, 0))
+        sender.bind((host, 0))
+        sender.sendto(b"x", transport.get_extra_info("sockname")[:2])
+        sender.sendto(b"y", reference.getsockname()[:2])
+        await wait_for(lambda: len(got) == 1, 5)
+        assert got == [(b"x", reference.recvfrom(10)[1])]  # the same sender, as Python sees it
+    finally:
+        sender.close()
+        reference.close()
+        transport.close()
+
+
+async def test_a_failed_batched_read_reaches_error_received_and_reading_goes_on() -> None:
+    import socket
+
+    loop = asyncio.get_running_loop()
+    got: list[bytes] = []
+    errors: list[Exception] = []
+
+    class Protocol(asyncio.DatagramProtocol):
+        def datagram_received(self, data: bytes, addr: Any) -> None:
+            got.append(data)
+
+        def error_received(self, exc: Exception) -> None:
+            errors.append(exc)
+
+    closed = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    closed.bind(("127.0.0.1", 0))
+    nobody = closed.getsockname()
+    closed.close()
+    transport, _ = await loop.create_datagram_endpoint(
+        Protocol, local_addr=("127.0.0.1", 0), remote_addr=nobody
+    )
+    _aiortc.batch_reads(transport)
+    transport.sendto(b"ping")  # the ICMP port-unreachable fails the next read
+    await wait_for(lambda: bool(errors), 5)
+    assert isinstance(errors[0], ConnectionRefusedError)
+    transport.close()
 
 
 async def test_with_arrival_stamps_on_each_datagram_is_handled_with_its_kernel_arrival_time(
