@@ -117,10 +117,18 @@ async def sfu_loop(ports: list[int]) -> float:
             _nominated={1: pair}, _protocols=[], data_received=lambda *_: None
         )
         ice = SimpleNamespace(_connection=connection)
-        dtls = SimpleNamespace(
-            _state=State.CONNECTED, _tx_srtp=_session(), transport=ice, on=lambda *_: None
-        )
         xmap = HeaderExtensionsMap()
+        dtls = SimpleNamespace(
+            _state=State.CONNECTED,
+            _tx_srtp=_session(),
+            transport=ice,
+            on=lambda *_: None,
+            _rtp_header_extensions_map=xmap,  # what FastIngest hooks (it receives nothing here)
+            _rtp_router=SimpleNamespace(
+                register_receiver=lambda *_: None, unregister_receiver=lambda *_: None
+            ),
+            _get_stats=lambda: None,
+        )
         sender = SimpleNamespace(
             _ssrc=leg + 1,
             transport=dtls,
