@@ -1,7 +1,7 @@
 """Only the C extension lives here; everything else about the package is in pyproject.toml.
 
-`pip install -e .` (scripts/setup) builds `media._fanout` from media/_fanout.c and
-media/_ingest.c; after editing a C file, `scripts/setup` rebuilds it in place
+`pip install -e .` (scripts/setup) builds `media._fanout` from media/_fanout.c,
+media/_ingest.c and media/_remb.c; after editing a C file, `scripts/setup` rebuilds it in place
 (`python setup.py build_ext --inplace`).
 """
 
@@ -11,9 +11,16 @@ setup(
     ext_modules=[
         Extension(
             "media._fanout",
-            sources=["media/_fanout.c", "media/_ingest.c"],
+            sources=["media/_fanout.c", "media/_ingest.c", "media/_remb.c"],
             depends=["media/_fanout.h"],
-            extra_compile_args=["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+            # no fused multiply-add: _remb.c must round as Python's floats do
+            extra_compile_args=[
+                "-O2",
+                "-ffp-contract=off",
+                "-Wall",
+                "-Wextra",
+                "-Wno-unused-parameter",
+            ],
         )
     ]
 )

@@ -34,7 +34,6 @@ import aioice.stun
 import aiortc
 from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender, RTCRtpTransceiver
 from aiortc.codecs import is_rtx
-from aiortc.rate import MIN_FRAME_PERIOD_HISTORY_LENGTH
 from aiortc.rtcdtlstransport import RTCDtlsTransport, State
 from aiortc.rtcrtpreceiver import NackGenerator, StreamStatistics
 from aiortc.rtcrtpsender import RTT_ALPHA
@@ -75,6 +74,7 @@ try:
         Inbound,
         Inlet,
         Leg,
+        RembEstimator,
         forward,
         read_datagrams,
         unprotect,
@@ -100,7 +100,6 @@ RECEIVER_INTERNALS: Final = (
     "_RTCRtpReceiver__rtx_ssrc",
     "_RTCRtpReceiver__remote_streams",
     "_RTCRtpReceiver__nack_generator",
-    "_RTCRtpReceiver__remote_bitrate_estimator",
     "_RTCRtpReceiver__active_ssrc",
     "_RTCRtpReceiver__rtcp_ssrc",
 )
@@ -237,26 +236,6 @@ def ensure_supported_aiortc(sample: InternalsSample | None = None) -> None:
         )
         for name in names
         if not hasattr(obj, name)
-    ]
-    estimator = getattr(s.receiver, "_RTCRtpReceiver__remote_bitrate_estimator", None)
-    overuse = getattr(estimator, "estimator", None)
-    missing += [
-        f"OveruseEstimator.{name}"  # lean_min_frame_period replaces the method per instance
-        for name in ("ts_delta_hist", "update_min_frame_period")
-        if estimator is not None and not hasattr(overuse, name)
-    ]
-    counter = getattr(estimator, "incoming_bitrate", None)
-    missing += [
-        f"RateCounter.{name}"  # lean_rate_counter replaces _erase_old per instance
-        for name in (
-            "_erase_old",
-            "_buckets",
-            "_total",
-            "_origin_index",
-            "_origin_ms",
-            "_window_size",
-        )
-        if estimator is not None and not hasattr(counter, name)
     ]
     if missing:
         raise UnsupportedAiortcError(
@@ -456,9 +435,8 @@ class ReceiverTap:
         self._rtx_ssrc = receiver._RTCRtpReceiver__rtx_ssrc  # type: ignore[attr-defined]
         self._streams: dict[int, StreamStatistics] = receiver._RTCRtpReceiver__remote_streams  # type: ignore[attr-defined]
         self._nack = receiver._RTCRtpReceiver__nack_generator  # type: ignore[attr-defined]
-        self._estimator = (
-            receiver._RTCRtpReceiver__remote_bitrate_estimator if remb else None  # type: ignore[attr-defined]
-        )
+        # aiortc's RemoteBitrateEstimator, in C (media/_remb.c): the same estimates
+        self._estimator = RembEstimator() if remb else None
         self._active = receiver._RTCRtpReceiver__active_ssrc  # type: ignore[attr-defined]
         self.media_ssrc: int | None = None
         self.codec_name: str | None = None
@@ -472,9 +450,6 @@ class ReceiverTap:
         self.rembs_sent = 0
         self._remb_sent_ms = -(10**9)
         self._codec_info: dict[int, tuple[Any, bool, str]] = {}  # PT -> codec, is RTX, name
-        if self._estimator is not None:
-            lean_min_frame_period(self._estimator.estimator)
-            lean_rate_counter(self._estimator.incoming_bitrate)
         # the transport looks the handler up on the instance at call time
         receiver._handle_rtp_packet = self._handle_rtp_packet  # type: ignore[method-assign]
         receiver._telessaude_tap = self  # type: ignore[attr-defined]
@@ -550,25 +525,25 @@ class ReceiverTap:
             logger.exception("ReceiverTap(%s) dropped a packet it could not handle", id(self))
 
     def _frame_ended(self, abs_send_time: int, arrival_time_ms: int, ssrc: int) -> None:
-        """A frame's last packet arrived: feed its size to the REMB estimator."""
+        """A frame's last packet arrived: feed its size to the REMB estimator (the C ingest
+        does this itself and calls `_estimated_in_c` when there is an estimate)."""
         assert self._estimator is not None
-        remb = self._estimator.add(
-            abs_send_time=abs_send_time,
-            arrival_time_ms=arrival_time_ms,
-            payload_size=self.fast.remb_bytes,
-            ssrc=ssrc,
-        )
+        estimate = self._estimator.add(arrival_time_ms, abs_send_time, self.fast.remb_bytes, ssrc)
         self.fast.remb_bytes = 0
-        # the estimator answers nearly every frame: throttle here, before a task is created
-        # for a REMB that would not be sent
-        if remb is not None and self._remb_due(remb[0], arrival_time_ms):
-            _background(self._send_remb(remb[0], remb[1], arrival_time_ms))
+        if estimate is not None:
+            self._estimated(*estimate, arrival_time_ms)
 
-    def _frame_ended_in_c(self, abs_send_time: int, arrival_time_ms: int, ssrc: int) -> None:
+    def _estimated(self, bitrate: int, ssrcs: list[int], arrival_time_ms: int) -> None:
+        # the estimator answers every 500 ms, and every frame while it sees overuse: throttle
+        # here, before a task is created for a REMB that would not be sent
+        if self._remb_due(bitrate, arrival_time_ms):
+            _background(self._send_remb(bitrate, ssrcs, arrival_time_ms))
+
+    def _estimated_in_c(self, bitrate: int, ssrcs: list[int], arrival_time_ms: int) -> None:
         try:
-            self._frame_ended(abs_send_time, arrival_time_ms, ssrc)
+            self._estimated(bitrate, ssrcs, arrival_time_ms)
         except Exception:
-            logger.exception("ReceiverTap(%s) could not update its REMB estimate", id(self))
+            logger.exception("ReceiverTap(%s) could not send its REMB estimate", id(self))
 
     def arm(self, packet: RtpPacket) -> bool:
         """Let the C ingest take the next in-order packets of `packet`'s stream, if it is the
@@ -588,7 +563,8 @@ class ReceiverTap:
             stats._clockrate,
             stats,
             self._nack,
-            self._frame_ended_in_c if self._estimator is not None else None,
+            self._estimator,
+            self._estimated_in_c,
         )
         return True
 
@@ -633,54 +609,6 @@ class ReceiverTap:
 
     def packets_lost(self) -> int:
         return sum(max(s.packets_lost, 0) for s in self._streams.values())
-
-
-def lean_min_frame_period(estimator: Any) -> None:
-    """Give one `OveruseEstimator` an `update_min_frame_period` with the same result, using
-    the builtin `min` over its 60-entry history instead of 60 Python-level `min()` calls."""
-    history: list[float] = estimator.ts_delta_hist
-    limit = MIN_FRAME_PERIOD_HISTORY_LENGTH
-
-    def update_min_frame_period(ts_delta: float) -> float:
-        if len(history) >= limit:
-            del history[0]
-        result = min(history, default=ts_delta)
-        history.append(ts_delta)
-        return ts_delta if ts_delta < result else result
-
-    estimator.update_min_frame_period = update_min_frame_period
-
-
-def lean_rate_counter(counter: Any) -> None:
-    """Give one `RateCounter` an `_erase_old` with the same effect that touches only the
-    buckets leaving the window, sliced at once, and at most one window of them.
-
-    aiortc's walks every elapsed millisecond one Python iteration at a time (≈ 33 per video
-    frame, twice per frame: a quarter of the REMB estimator's cost, which is a tenth of an
-    SFU's CPU with 1:1 rooms).
-    """
-    window: int = counter._window_size
-
-    def _erase_old(now_ms: int) -> None:
-        origin_ms: int = counter._origin_ms
-        steps = now_ms - window + 1 - origin_ms
-        if steps <= 0:
-            return
-        buckets = counter._buckets  # read each time: reset() replaces the list
-        total = counter._total
-        start = counter._origin_index
-        end = start + min(steps, window)
-        leaving = buckets[start:end] + buckets[: max(0, end - window)]
-        for bucket in leaving:
-            if bucket.count or bucket.value:
-                total.count -= bucket.count
-                total.value -= bucket.value
-                bucket.count = 0
-                bucket.value = 0
-        counter._origin_index = (start + steps) % window
-        counter._origin_ms = origin_ms + steps
-
-    counter._erase_old = _erase_old
 
 
 def _background(coroutine: Coroutine[Any, Any, None]) -> None:

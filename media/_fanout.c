@@ -707,7 +707,7 @@ PyMODINIT_FUNC PyInit__fanout(void) {
         PyModule_AddIntConstant(m, "HISTORY_SIZE", HISTORY_SIZE) < 0 ||
         PyModule_AddIntConstant(m, "MAX_PLAINTEXT", MAX_PLAINTEXT) < 0 ||
         PyModule_AddIntConstant(m, "SRTP_TRAILER", SRTP_TRAILER) < 0 ||
-        ingest_add_to_module(m) < 0) {
+        ingest_add_to_module(m) < 0 || remb_add_to_module(m) < 0) {
         Py_DECREF(&LegType);
         Py_DECREF(m);
         return NULL;

@@ -1,5 +1,5 @@
-/* What the two halves of the C extension `media._fanout` share: the fan-out to the subscriber
- * legs (_fanout.c) and the RTP ingest that feeds it (_ingest.c). */
+/* What the parts of the C extension `media._fanout` share: the fan-out to the subscriber legs
+ * (_fanout.c), the RTP ingest that feeds it (_ingest.c) and its REMB estimator (_remb.c). */
 #ifndef TELESSAUDE_FANOUT_H
 #define TELESSAUDE_FANOUT_H
 
@@ -26,5 +26,13 @@ long fanout_send(PyObject *legs, uint16_t seq, uint32_t ts, uint8_t marker, PyOb
 
 /* Adds the ingest types (Inlet, Inbound) and functions to the module; -1 on error. */
 int ingest_add_to_module(PyObject *module);
+
+/* _remb.c: aiortc's RemoteBitrateEstimator. remb_add feeds one frame; 1 and *bitrate set when
+ * it has a new estimate (then remb_ssrcs lists the SSRCs it covers), else 0. */
+int remb_add_to_module(PyObject *module);
+int remb_check(PyObject *obj);
+int remb_add(PyObject *estimator, long long arrival_time_ms, uint32_t abs_send_time,
+             long long payload_size, uint32_t ssrc, long long *bitrate);
+PyObject *remb_ssrcs(PyObject *estimator);
 
 #endif

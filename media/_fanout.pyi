@@ -1,5 +1,5 @@
-"""Type stub of the C extension media._fanout: the SFU's per-packet fan-out loop (_fanout.c)
-and the RTP ingest that feeds it (_ingest.c)."""
+"""Type stub of the C extension media._fanout: the SFU's per-packet fan-out loop (_fanout.c),
+the RTP ingest that feeds it (_ingest.c) and its REMB estimator (_remb.c)."""
 
 from collections.abc import Callable
 from typing import Any, Final
@@ -96,7 +96,8 @@ class Inbound:
         clock_rate: int,
         stats: Any,
         nack: Any,
-        on_frame: Callable[[int, int, int], None] | None,
+        remb: RembEstimator | None,
+        on_estimate: Callable[[int, list[int], int], None],
         /,
     ) -> None: ...
     def disarm(self) -> None: ...
@@ -132,3 +133,11 @@ def read_datagrams(
     /,
 ) -> int | OSError:
     """Read up to `budget` datagrams; see media/_ingest.c."""
+
+class RembEstimator:
+    """aiortc's RemoteBitrateEstimator in C (media/_remb.c)."""
+
+    def add(
+        self, arrival_time_ms: int, abs_send_time: int, payload_size: int, ssrc: int, /
+    ) -> tuple[int, list[int]] | None: ...
+    def state(self) -> dict[str, Any]: ...

@@ -25,9 +25,9 @@
  *     and every leg can take it; the connection is not in the quiet lane.
  * Then it does what the Python path does, in the same objects: aiortc's StreamStatistics.add
  * and NackGenerator.add on the Python instances (their attributes are read and written, so
- * RTCP receiver reports and getStats see one state), the REMB byte count (the estimator runs
- * in Python, once per frame: `on_frame`), the tap's and publication's counters, and the fan-out
- * of _fanout.c.
+ * RTCP receiver reports and getStats see one state), the REMB estimator once per frame
+ * (_remb.c; Python hears only of new estimates: `on_estimate`), the tap's and publication's
+ * counters, and the fan-out of _fanout.c.
  */
 #include "_fanout.h"
 
@@ -63,7 +63,8 @@ typedef struct {
     long long clock_rate;
     PyObject *stats;    /* aiortc StreamStatistics of `ssrc` */
     PyObject *nack;     /* aiortc NackGenerator, or NULL (audio) */
-    PyObject *on_frame; /* on_frame(abs_send_time, arrival_time_ms, ssrc), or NULL (no REMB) */
+    PyObject *remb;        /* the stream's RembEstimator (media/_remb.c), or NULL (no REMB) */
+    PyObject *on_estimate; /* on_estimate(bitrate, ssrcs, arrival_time_ms): it has a new one */
     /* the publication's fan-out: a tuple of Leg, anything else hands packets to Python */
     PyObject *legs;
     /* state shared with the Python path, which reads and writes these members */
@@ -92,7 +93,8 @@ static PyObject *Inbound_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 static int Inbound_traverse(Inbound *self, visitproc visit, void *arg) {
     Py_VISIT(self->stats);
     Py_VISIT(self->nack);
-    Py_VISIT(self->on_frame);
+    Py_VISIT(self->remb);
+    Py_VISIT(self->on_estimate);
     Py_VISIT(self->legs);
     return 0;
 }
@@ -101,7 +103,8 @@ static int Inbound_clear(Inbound *self) {
     self->armed = 0;
     Py_CLEAR(self->stats);
     Py_CLEAR(self->nack);
-    Py_CLEAR(self->on_frame);
+    Py_CLEAR(self->remb);
+    Py_CLEAR(self->on_estimate);
     Py_CLEAR(self->legs);
     return 0;
 }
@@ -113,26 +116,26 @@ static void Inbound_dealloc(Inbound *self) {
 }
 
 PyDoc_STRVAR(arm_doc,
-             "arm(ssrc, payload_type, clock_rate, stats, nack, on_frame)\n\n"
+             "arm(ssrc, payload_type, clock_rate, stats, nack, remb, on_estimate)\n\n"
              "Let the C path take in-order packets of `ssrc` with `payload_type`, keeping `stats`\n"
-             "(aiortc StreamStatistics) and `nack` (NackGenerator or None) as aiortc would and\n"
-             "calling `on_frame(abs_send_time, arrival_time_ms, ssrc)` at each frame's last packet\n"
-             "(None: no REMB estimate).");
+             "(aiortc StreamStatistics) and `nack` (NackGenerator or None) as aiortc would,\n"
+             "feeding each frame to `remb` (a RembEstimator, or None) and calling\n"
+             "`on_estimate(bitrate, ssrcs, arrival_time_ms)` when it has a new estimate.");
 
 static PyObject *Inbound_arm(Inbound *self, PyObject *args) {
     unsigned long ssrc;
     int payload_type;
     long long clock_rate;
-    PyObject *stats, *nack, *on_frame;
-    if (!PyArg_ParseTuple(args, "kiLOOO:arm", &ssrc, &payload_type, &clock_rate, &stats, &nack,
-                          &on_frame))
+    PyObject *stats, *nack, *remb, *on_estimate;
+    if (!PyArg_ParseTuple(args, "kiLOOOO:arm", &ssrc, &payload_type, &clock_rate, &stats, &nack,
+                          &remb, &on_estimate))
         return NULL;
     if (ssrc > 0xFFFFFFFFUL || payload_type < 0 || payload_type > 127 || clock_rate <= 0) {
         PyErr_SetString(PyExc_ValueError, "ssrc, payload type or clock rate out of range");
         return NULL;
     }
-    if (on_frame != Py_None && !PyCallable_Check(on_frame)) {
-        PyErr_SetString(PyExc_TypeError, "on_frame must be callable or None");
+    if (remb != Py_None && (!remb_check(remb) || !PyCallable_Check(on_estimate))) {
+        PyErr_SetString(PyExc_TypeError, "remb must be a RembEstimator (with on_estimate) or None");
         return NULL;
     }
     self->ssrc = (uint32_t)ssrc;
@@ -146,11 +149,14 @@ static PyObject *Inbound_arm(Inbound *self, PyObject *args) {
         Py_INCREF(nack);
         Py_XSETREF(self->nack, nack);
     }
-    if (on_frame == Py_None) {
-        Py_CLEAR(self->on_frame);
+    if (remb == Py_None) {
+        Py_CLEAR(self->remb);
+        Py_CLEAR(self->on_estimate);
     } else {
-        Py_INCREF(on_frame);
-        Py_XSETREF(self->on_frame, on_frame);
+        Py_INCREF(remb);
+        Py_XSETREF(self->remb, remb);
+        Py_INCREF(on_estimate);
+        Py_XSETREF(self->on_estimate, on_estimate);
     }
     self->armed = 1;
     Py_RETURN_NONE;
@@ -160,7 +166,8 @@ static PyObject *Inbound_disarm(Inbound *self, PyObject *Py_UNUSED(ignored)) {
     self->armed = 0;
     Py_CLEAR(self->stats);
     Py_CLEAR(self->nack);
-    Py_CLEAR(self->on_frame);
+    Py_CLEAR(self->remb);
+    Py_CLEAR(self->on_estimate);
     Py_RETURN_NONE;
 }
 
@@ -264,7 +271,7 @@ static int inbound_take(Inbound *self, const Rtp *p, double now) {
     if (self->nack != NULL && write_int(self->nack, s_max_seq, p->seq) < 0) return -1;
 
     int frame_end = 0;
-    if (self->on_frame != NULL && p->abs_send_time >= 0) {
+    if (self->remb != NULL && p->abs_send_time >= 0) {
         self->remb_bytes += (unsigned long long)(p->payload_len + p->padding);
         frame_end = p->marker;
     }
@@ -293,16 +300,24 @@ static int inbound_take(Inbound *self, const Rtp *p, double now) {
         }
         Py_DECREF(self);
     }
-    if (frame_end && self->on_frame != NULL) {
-        /* clock.current_ms(): milliseconds since 1900 */
+    if (frame_end && self->remb != NULL) {
+        /* the estimator groups a frame's packets anyway: fed once per frame, with its size */
         long long arrival_ms = (long long)((now + (double)NTP_EPOCH_OFFSET) * 1000.0);
-        PyObject *on_frame = self->on_frame;
-        Py_INCREF(on_frame);
-        PyObject *res = PyObject_CallFunction(on_frame, "lLk", p->abs_send_time, arrival_ms,
-                                              (unsigned long)p->ssrc);
-        if (res == NULL) PyErr_WriteUnraisable(on_frame);
-        Py_XDECREF(res);
-        Py_DECREF(on_frame);
+        long long bitrate;
+        int estimated = remb_add(self->remb, arrival_ms, (uint32_t)p->abs_send_time,
+                                 (long long)self->remb_bytes, p->ssrc, &bitrate);
+        self->remb_bytes = 0;
+        if (estimated) {
+            PyObject *on_estimate = self->on_estimate;
+            Py_INCREF(on_estimate);
+            PyObject *ssrcs = remb_ssrcs(self->remb);
+            PyObject *res = ssrcs == NULL ? NULL
+                                          : PyObject_CallFunction(on_estimate, "LNL", bitrate,
+                                                                  ssrcs, arrival_ms);
+            if (res == NULL) PyErr_WriteUnraisable(on_estimate);
+            Py_XDECREF(res);
+            Py_DECREF(on_estimate);
+        }
     }
     return 1;
 }

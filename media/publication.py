@@ -47,7 +47,7 @@ class Publication:
         self.kind: TrackKind = source.kind
         self.mid = mid
         self.codec_name = codec_name
-        self.muted = False
+        self._muted = False
         self.closed = False
         self.subscriptions: tuple[Subscription, ...] = ()
         self._legs: tuple[Leg, ...] = ()  # the subscriptions' C legs, in the same order
@@ -68,6 +68,16 @@ class Publication:
         return f"Publication({self.publisher_id!r}, {self.source}, mid={self.mid})"
 
     @property
+    def muted(self) -> bool:
+        """A muted publication forwards nothing (see `set_muted`)."""
+        return self._muted
+
+    @muted.setter
+    def muted(self, value: bool) -> None:
+        self._muted = value
+        self._sync_fast()
+
+    @property
     def gated(self) -> bool:
         """Some subscription waits for a keyframe (set by _add and Subscription.pause)."""
         return self._gated
@@ -79,7 +89,7 @@ class Publication:
 
     def _sync_fast(self) -> None:
         # C forwards only what needs no decision: muted, closed and gated take _on_packet
-        open_ = not (self.muted or self.closed or self._gated)
+        open_ = not (self._muted or self.closed or self._gated)
         self._fast.legs = self._legs if open_ else None
 
     @property
@@ -126,8 +136,7 @@ class Publication:
         """A muted publication forwards nothing; unmuting restarts every leg at a keyframe."""
         if muted == self.muted:
             return
-        self.muted = muted
-        self._sync_fast()
+        self.muted = muted  # syncs the C path's legs
         for subscription in self.subscriptions:
             subscription.pause()
         if not muted and self.kind is TrackKind.VIDEO:

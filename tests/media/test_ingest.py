@@ -20,7 +20,7 @@ from aiortc.rtp import RtcpPsfbPacket, RtpPacket
 from pylibsrtp import Policy, Session
 
 from media._aiortc import SRTP_UNPROTECT_ADDRESS, FastIngest, _srtp_address
-from media._fanout import Inbound, Inlet
+from media._fanout import Inbound, Inlet, RembEstimator
 
 from . import rtpsamples
 from .test_fanout import Wire, wire
@@ -42,7 +42,8 @@ class Stream:
         self.inlet = inlet
         self.ssrc = ssrc
         self.payload_type = payload_type
-        self.frames: list[tuple[int, int, int]] = []
+        self.remb = RembEstimator()
+        self.estimates: list[tuple[int, list[int], int]] = []
         self.stats = StreamStatistics(48000)
         self.nack = NackGenerator()
         self.rekey()
@@ -81,7 +82,8 @@ class Stream:
             48000,
             self.stats,
             self.nack,
-            lambda *frame: self.frames.append(frame),
+            self.remb,
+            lambda *estimate: self.estimates.append(estimate),
         )
         inbound.legs = legs
         self.inlet.route(first.ssrc, inbound)
@@ -143,13 +145,16 @@ def test_the_c_ingest_takes_exactly_what_aiortc_parses_and_forwards_it_unchanged
         # aiortc's statistics and NACK state took it as the next packet
         assert inbound.forwarded == 1 and inbound.last_seq == seq and inbound.last_ts == ts
         assert inbound.packets == 1
-        if extensions.abs_send_time is not None:
-            assert inbound.remb_bytes == len(payload) + padding
-            if marker:
-                assert stream.frames[-1][0] == extensions.abs_send_time
-                assert stream.frames[-1][2] == ssrc
-        else:
+        # the frame's bytes are counted for REMB, and given to the estimator at its end
+        estimator = stream.remb.state()
+        if extensions.abs_send_time is not None and marker:
             assert inbound.remb_bytes == 0
+            assert estimator["incoming_bytes"] == len(payload) + padding
+            assert estimator["ssrcs"] == [ssrc]
+        else:
+            counted = len(payload) + padding if extensions.abs_send_time is not None else 0
+            assert inbound.remb_bytes == counted
+            assert estimator["ssrcs"] == []
     assert taken > 150 and declined > 80
 
 
