@@ -149,25 +149,7 @@ class RelayServer:
             await pc.close()
 
 
-FANOUT_CPU = [0.0, 0]
 TIMED: dict[str, list[float]] = {}
-
-
-def _time_fanout() -> None:
-    """Diagnostics: CPU spent inside Publication._on_packet (the whole fan-out loop)."""
-    from media.publication import Publication
-
-    original = Publication._on_packet
-
-    def timed(self: Publication, packet: Any) -> None:
-        start = time.thread_time()
-        original(self, packet)
-        FANOUT_CPU[0] += time.thread_time() - start
-        FANOUT_CPU[1] += 1
-
-    Publication._on_packet = timed  # type: ignore[method-assign]
-
-
 RESIDENCE: list[float] = []
 
 
@@ -234,8 +216,6 @@ def sfu_main(mode: str, conn: Connection) -> None:
 async def _sfu(mode: str, conn: Connection) -> None:
     from media import MediaConfig, ParticipantId, RoomId, RoomRegistry
 
-    if os.environ.get("SFU_BENCH_TIME_FANOUT"):
-        _time_fanout()
     _time_functions(os.environ.get("SFU_BENCH_TIME", ""))
     if os.environ.get("SFU_BENCH_RESIDENCE"):
         _measure_residence()
@@ -269,7 +249,6 @@ async def _sfu(mode: str, conn: Connection) -> None:
             "cpu": user + system,
             "user": user,
             "system": system,
-            "fanout_cpu": FANOUT_CPU[0],
             # sleeps in epoll_wait and the like: each is a wake-up, which costs far more
             # CPU on these VMs than the few datagrams it usually brings
             "voluntary_switches": resource.getrusage(resource.RUSAGE_SELF).ru_nvcsw,
@@ -548,7 +527,6 @@ def run_scenario(
         "sfu_cpu_s": round(cpu, 3),
         "sfu_cpu_per_s": round(cpu / wall, 4),
         "sfu_system_share": round(server["system"] / cpu, 3) if cpu else None,
-        "fanout_loop_cpu_share": round(server["fanout_cpu"] / cpu, 3) if cpu else None,
         "sfu_wakeups_per_s": round(server["voluntary_switches"] / wall, 1),
         **(
             {

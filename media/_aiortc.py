@@ -663,7 +663,6 @@ clock), so the time a packet spends in the SFU can be measured. The kernel turns
 shortly after the first socket asks (a deferred switch): datagrams before that are stamped when
 read."""
 _SO_TIMESTAMPNS: Final = 35  # Linux; also the control message's type (SCM_TIMESTAMPNS)
-_TIMESPEC = struct.Struct("@qq")
 QUIET_AFTER_S = 2.0
 "A connection that received no RTP for this long has its sockets read in the quiet lane."
 
@@ -760,10 +759,9 @@ class FastIngest:
     is never STUN nor DTLS, RFC 7983) is unprotected, parsed, routed and handed to the
     receiver's `ReceiverTap.handle` at once (or, in the steady state, the C ingest `inlet`
     does all of that and the fan-out in one call: media/_ingest.c); an RTCP one is
-    unprotected, and a subscriber's
-    usual compound (RR, SDES, PLI, REMB) is read by `media.rtcpscan` and handed to the legs
-    (`take_rtcp`), anything else goes through aiortc's RTCP handling, run inline
-    (`run_eagerly`). STUN (consent, checks), DTLS and anything arriving before SRTP keys exist
+    unprotected, and a subscriber's usual compound (RR, SDES, PLI, REMB) is read by
+    `media.rtcpscan` and handed to the legs (`take_rtcp`), anything else goes through aiortc's
+    RTCP handling, run inline (`run_eagerly`). STUN (consent, checks), DTLS and anything arriving before SRTP keys exist
     keep the stock path.
 
     A connection that has received no RTP for `QUIET_AFTER_S` (a receive-only participant) has
