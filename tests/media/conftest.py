@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from media import MediaConfig, RoomRegistry
 
+from .legs import Wire
 from .synthetic import Clip, LocalNegotiator, make_clips
 
 
@@ -81,3 +82,13 @@ class RecordingObserver:
 @pytest.fixture
 def observer() -> RecordingObserver:
     return RecordingObserver()
+
+
+@pytest.fixture
+def wires() -> Iterator[list[Wire]]:
+    """Legs made with `legs.wire`, closed after the test."""
+    made: list[Wire] = []
+    yield made
+    for w in made:
+        w.sock.close()
+        w.receiver.close()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
 
@@ -23,16 +22,7 @@ from media._aiortc import SRTP_UNPROTECT_ADDRESS, FastIngest, _srtp_address
 from media._fanout import Inbound, Inlet, RembEstimator
 
 from . import rtpsamples
-from .test_fanout import Wire, wire
-
-
-@pytest.fixture
-def wires() -> Iterator[list[Wire]]:
-    made: list[Wire] = []
-    yield made
-    for w in made:
-        w.sock.close()
-        w.receiver.close()
+from .legs import Wire, wire
 
 
 class Stream:
