@@ -619,7 +619,7 @@ def main() -> None:
     parser.add_argument(
         "--latency-rooms",
         type=int,
-        default=16,
+        default=30,
         help="parallel 1:1 rooms of the latency run (about half a core of SFU load)",
     )
     parser.add_argument("--profile", help="write a py-spy raw profile of the 1->48 run here")
@@ -708,6 +708,7 @@ def main() -> None:
     baseline = [r for r in runs if r["mode"] == "relay"]
     rooms = of(f"rooms_1to1_{args.rooms}")
     cpu_per_room = median_of(rooms, "sfu_cpu_per_s")
+    latency_rooms = of(f"rooms_1to1_{args.latency_rooms}_latency")
     summary = {
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "machine": machine(),
@@ -727,8 +728,18 @@ def main() -> None:
         )
         if fan_cpu and muted and forwarded_per_s
         else None,
-        "p50_added_latency_ms": median_of(fan, "p50_latency_ms"),
-        "p99_added_latency_ms": median_of(fan, "p99_latency_ms"),
+        # the latency the SFU adds, measured at about half a core of load (the target's terms):
+        # the time packets spend in it in the parallel 1:1 rooms latency run
+        "p50_added_latency_ms": median_of(latency_rooms, "sfu_residence_p50_ms"),
+        "p99_added_latency_ms": median_of(latency_rooms, "sfu_residence_p99_ms"),
+        "added_latency_is": (
+            "time in the SFU (kernel arrival of the publisher's datagram -> the last leg's "
+            f"sendto), {args.latency_rooms} parallel 1:1 rooms"
+        ),
+        # publisher send -> subscriber receive in the 1 -> N fan-out: includes the clients' own
+        # processing and scheduling on this shared machine
+        "client_p50_latency_ms": median_of(fan, "p50_latency_ms"),
+        "client_p99_latency_ms": median_of(fan, "p99_latency_ms"),
         "loss_ratio": median_of(fan, "loss_ratio"),
         "rooms_1to1_cpu_s_per_s": cpu_per_room,
         "rooms_1to1_per_core": round(args.rooms / cpu_per_room, 1) if cpu_per_room else None,
@@ -739,15 +750,7 @@ def main() -> None:
             of(f"fanout_{top}_latency"), "sfu_residence_p99_ms"
         ),
         "latency_rooms": args.latency_rooms,
-        "latency_rooms_cpu_s_per_s": median_of(
-            of(f"rooms_1to1_{args.latency_rooms}_latency"), "sfu_cpu_per_s"
-        ),
-        "sfu_residence_rooms_p50_ms": median_of(
-            of(f"rooms_1to1_{args.latency_rooms}_latency"), "sfu_residence_p50_ms"
-        ),
-        "sfu_residence_rooms_p99_ms": median_of(
-            of(f"rooms_1to1_{args.latency_rooms}_latency"), "sfu_residence_p99_ms"
-        ),
+        "latency_rooms_cpu_s_per_s": median_of(latency_rooms, "sfu_cpu_per_s"),
         "party_6_cpu_s_per_s": median_of(of("party_6"), "sfu_cpu_per_s"),
         "party_6_us_per_forwarded_packet": median_of(of("party_6"), "us_per_forwarded_packet"),
         "runs": runs,
@@ -894,17 +897,18 @@ def render_markdown(summary: dict[str, Any]) -> str:
         f"| {_fmt(summary['ingest_cpu_s_per_s_per_stream'], ' CPU-s/s')} "
         f"({_fmt(summary['ingest_us_per_received_packet'], ' µs')} per received packet, "
         "idle process included) | |",
-        f"| added latency publisher send → subscriber receive, p50 / p99 (1 → {n}) "
-        f"| {_fmt(summary['p50_added_latency_ms'], ' ms')} / "
-        f"{_fmt(summary['p99_added_latency_ms'], ' ms')} | (clients' scheduling included) |",
+        f"| publisher send → subscriber receive, p50 / p99 (1 → {n}) "
+        f"| {_fmt(summary.get('client_p50_latency_ms'), ' ms')} / "
+        f"{_fmt(summary.get('client_p99_latency_ms'), ' ms')} | (clients' own scheduling "
+        "included) |",
         f"| time in the SFU (kernel arrival of the publisher's packet → the last leg's sendto), "
         f"p50 / p99, 1 → {n} "
         f"| {_fmt(summary.get('sfu_residence_fanout_p50_ms'), ' ms')} / "
         f"{_fmt(summary.get('sfu_residence_fanout_p99_ms'), ' ms')} | |",
-        f"| time in the SFU, p50 / p99, {summary.get('latency_rooms')} parallel 1:1 rooms at "
-        f"{_fmt(summary.get('latency_rooms_cpu_s_per_s'), ' CPU-s/s')} "
-        f"| {_fmt(summary.get('sfu_residence_rooms_p50_ms'), ' ms')} / "
-        f"**{_fmt(summary.get('sfu_residence_rooms_p99_ms'), ' ms')}** "
+        f"| added latency = time in the SFU, p50 / p99, {summary.get('latency_rooms')} parallel "
+        f"1:1 rooms at {_fmt(summary.get('latency_rooms_cpu_s_per_s'), ' CPU-s/s')} "
+        f"| {_fmt(summary.get('p50_added_latency_ms'), ' ms')} / "
+        f"**{_fmt(summary.get('p99_added_latency_ms'), ' ms')}** "
         "| p99 ≤ 5 ms at half a core |",
         f"| loss (1 → {n}, loopback) | {_fmt(summary['loss_ratio'])} | 0 |",
         f"| parallel 1:1 audio+video rooms per core (CPU per room → 100 % of a core) "
