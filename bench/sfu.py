@@ -803,10 +803,11 @@ NOTES = [
     "fan-out ≈ 37 % of a cProfile'd run and asyncio's own loop around each wake-up "
     "(`_run_once`, the selector, the handle) ≈ 40 %; perf: libpython 42 %, kernel 37 %, "
     "libsrtp + OpenSSL 11 %. What is left in Python is per wake-up, not per packet. Not "
-    "done: a STUN consent responder without aioice's message objects (ICE consent is about a "
-    "sixth of the fan-out's profiled time), and uvloop (its transports have no sockets our reader could "
-    "take over). Tried and not adopted earlier: a minimum time between wake-ups (−5 to "
-    "−13 % CPU in the rooms for up to that much added latency), DF on the sockets.",
+    "done: a STUN consent responder without aioice's message objects (ICE consent is about "
+    "a sixth of the fan-out's profiled time), and uvloop (its transports have no sockets our "
+    "reader could take over). Tried and not adopted earlier: a minimum time between "
+    "wake-ups (−5 to −13 % CPU in the rooms for up to that much added latency), DF on the "
+    "sockets.",
     "**Against the floor**: on the side-by-side harness (`bench/floor.py`: 48 legs, one SRTP "
     "session and one socket each, a process draining them) the C fan-out costs 0.45× the "
     "pure-Python floor of rewrite + protect + sendto (2.6 µs vs 5.75 µs in this run).",

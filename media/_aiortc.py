@@ -761,8 +761,8 @@ class FastIngest:
     does all of that and the fan-out in one call: media/_ingest.c); an RTCP one is
     unprotected, and a subscriber's usual compound (RR, SDES, PLI, REMB) is read by
     `media.rtcpscan` and handed to the legs (`take_rtcp`), anything else goes through aiortc's
-    RTCP handling, run inline (`run_eagerly`). STUN (consent, checks), DTLS and anything arriving before SRTP keys exist
-    keep the stock path.
+    RTCP handling, run inline (`run_eagerly`). STUN (consent, checks), DTLS and anything
+    arriving before SRTP keys exist keep the stock path.
 
     A connection that has received no RTP for `QUIET_AFTER_S` (a receive-only participant) has
     its sockets read in the quiet lane (`media.quietlane`); its first RTP brings them back.
