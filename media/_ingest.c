@@ -71,6 +71,7 @@ typedef struct {
     unsigned long long packets;    /* ReceiverTap.packets */
     unsigned long long remb_bytes; /* bytes of the current frame not yet given to REMB */
     unsigned long long forwarded;  /* Publication.forwarded_packets */
+    unsigned long long taken;      /* packets handled here, without Python */
     unsigned int last_seq;         /* the publication's last forwarded packet */
     unsigned int last_ts;
     double last_wall; /* time.monotonic() when it was forwarded */
@@ -276,6 +277,7 @@ static int inbound_take(Inbound *self, const Rtp *p, double now) {
         frame_end = p->marker;
     }
     self->packets++;
+    self->taken++;
 
     if (count) {
         PyObject *payload = PyBytes_FromStringAndSize((const char *)p->payload, p->payload_len);
@@ -336,6 +338,7 @@ static PyMemberDef Inbound_members[] = {
     {"packets", T_ULONGLONG, offsetof(Inbound, packets), 0, NULL},
     {"remb_bytes", T_ULONGLONG, offsetof(Inbound, remb_bytes), 0, NULL},
     {"forwarded", T_ULONGLONG, offsetof(Inbound, forwarded), 0, NULL},
+    {"taken", T_ULONGLONG, offsetof(Inbound, taken), READONLY, "packets handled without Python"},
     {"last_seq", T_UINT, offsetof(Inbound, last_seq), 0, NULL},
     {"last_ts", T_UINT, offsetof(Inbound, last_ts), 0, NULL},
     {"last_wall", T_DOUBLE, offsetof(Inbound, last_wall), 0, NULL},

@@ -246,6 +246,7 @@ class Room:
         rtts: list[float] = []
         for publication in self._publications.values():
             s.received_packets += publication.tap.packets
+            s.received_in_c += publication.tap.fast.taken
             s.nacks_sent += publication.tap.nacks_sent
             s.plis_sent += publication.plis_sent
             s.packets_lost += publication.tap.packets_lost()

@@ -15,6 +15,8 @@ class MediaStats:
     subscriptions: int = 0
     received_packets: int = 0
     "RTP packets accepted from publishers (RTX repairs included)."
+    received_in_c: int = 0
+    "Of those, packets the C ingest handled whole (a stream's steady state), not Python."
     forwarded_packets: int = 0
     "RTP packets sent to subscribers (one per leg)."
     forwarded_bytes: int = 0

@@ -32,6 +32,7 @@ _MEDIA_COUNTERS = {
     "forwarded_packets": "RTP packets forwarded to subscribers",
     "forwarded_bytes": "RTP payload bytes forwarded to subscribers",
     "received_packets": "RTP packets received from publishers",
+    "received_in_c": "RTP packets the C ingest handled whole, without Python",
     "packets_lost": "Packets lost between publishers and the server",
     "nacks_sent": "NACKs the server sent to publishers",
     "nacks_received": "Packets subscribers asked to be retransmitted",

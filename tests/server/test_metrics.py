@@ -29,6 +29,7 @@ async def test_metrics_exports_rooms_media_sockets_chat_cases_and_cpu(
     assert value(text, "telessaude_rooms") == 0
     assert value(text, "telessaude_participants") == 0
     assert value(text, "telessaude_media_forwarded_packets") == 0
+    assert value(text, "telessaude_media_received_in_c") == 0
     assert value(text, "telessaude_media_packets_lost") == 0
     assert value(text, "telessaude_media_nacks_received") == 0
     assert value(text, "telessaude_sockets") == 0
