@@ -143,7 +143,6 @@ DTLS_INTERNALS: Final = (
 ROUTER_INTERNALS: Final = ("register_receiver", "unregister_receiver")
 STREAM_STATISTICS_INTERNALS: Final = (
     # read and written by the C ingest (media/_ingest.c)
-    "base_seq",
     "max_seq",
     "cycles",
     "packets_received",

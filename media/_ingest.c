@@ -48,7 +48,7 @@
 /* what the C parser must check of a one-byte header extension, by its negotiated id */
 enum { EXT_OTHER = 0, EXT_ABS_SEND_TIME, EXT_AUDIO_LEVEL, EXT_TEXT, EXT_TWO_BYTES, EXT_THREE_BYTES };
 
-static PyObject *s_max_seq, *s_base_seq, *s_cycles, *s_packets_received, *s_jitter_q4,
+static PyObject *s_max_seq, *s_cycles, *s_packets_received, *s_jitter_q4,
     *s_last_arrival, *s_last_timestamp, *s_missing;
 static PyObject *probe; /* diagnostics (bench.sfu): called after each packet C forwarded */
 
@@ -225,11 +225,11 @@ static int inbound_take(Inbound *self, const Rtp *p, double now) {
         !PyTuple_CheckExact(legs))
         return 0;
     /* everything is checked before anything is written */
-    long long max_seq, base_seq, last_arrival, last_timestamp, received, cycles, jitter_q4;
+    /* (base_seq is not read: aiortc sets it with the first max_seq and never clears it) */
+    long long max_seq, last_arrival, last_timestamp, received, cycles, jitter_q4;
     int r;
     if ((r = read_int(self->stats, s_max_seq, &max_seq)) <= 0) return r;
     if (!uint16_gt(p->seq, max_seq)) return 0; /* late or repeated: StreamStatistics' other branch */
-    if ((r = read_int(self->stats, s_base_seq, &base_seq)) <= 0) return r;
     if ((r = read_int(self->stats, s_last_arrival, &last_arrival)) <= 0) return r;
     if ((r = read_int(self->stats, s_last_timestamp, &last_timestamp)) <= 0) return r;
     if ((r = read_int(self->stats, s_packets_received, &received)) <= 0) return r;
@@ -788,7 +788,6 @@ int ingest_add_to_module(PyObject *module) {
 #define INTERN(var, text) \
     if ((var = PyUnicode_InternFromString(text)) == NULL) return -1
     INTERN(s_max_seq, "max_seq");
-    INTERN(s_base_seq, "base_seq");
     INTERN(s_cycles, "cycles");
     INTERN(s_packets_received, "packets_received");
     INTERN(s_jitter_q4, "_jitter_q4");
