@@ -1514,6 +1514,20 @@ def observe_outgoing_rtp(
     dtls_transport._send_rtp = observed  # type: ignore[method-assign]
 
 
+def drop_outgoing_rtp(
+    dtls_transport: RTCDtlsTransport, should_drop: Callable[[bytes], bool]
+) -> None:
+    """Drop plaintext RTP/RTCP datagrams before SRTP (a lossy uplink, for test publishers: the
+    sender's history already holds a dropped packet, so it can still answer a NACK with RTX)."""
+    send = dtls_transport._send_rtp
+
+    async def lossy(data: bytes) -> None:
+        if not should_drop(data):
+            await send(data)
+
+    dtls_transport._send_rtp = lossy  # type: ignore[method-assign]
+
+
 def drop_incoming_rtp(receiver: RTCRtpReceiver, should_drop: Callable[[RtpPacket], bool]) -> None:
     """Drop packets before `receiver` handles them (simulated loss on one leg)."""
     tap: ReceiverTap | None = getattr(receiver, "_telessaude_tap", None)

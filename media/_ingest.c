@@ -20,7 +20,8 @@
  *     receiver; any change to the receiver tables drops the routes), with the same payload
  *     type (not RTX);
  *   - it is the next packet in order: later than the statistics' highest sequence number and,
- *     for video, exactly the NACK generator's next one with nothing missing;
+ *     for video, exactly the NACK generator's next one (packets still missing are fine: as
+ *     NackGenerator.add does, those now too old to ask for are forgotten);
  *   - the publication forwards (`legs` is a tuple: not muted, closed or waiting for a keyframe)
  *     and every leg can take it; the connection is not in the quiet lane.
  * Then it does what the Python path does, in the same objects: aiortc's StreamStatistics.add
@@ -203,6 +204,32 @@ static int uint16_gt(long long a, long long b) {
     return (a > b && a - b < 0x8000) || (a < b && b - a > 0x8000);
 }
 
+/* NackGenerator.truncate: forget the missing packets older than RTP_HISTORY_SIZE (128) behind
+ * `max_seq`, which no sender history holds any more. Runs only while some are missing. */
+static int nack_truncate(PyObject *nack, uint16_t max_seq) {
+    PyObject *missing = PyObject_GetAttr(nack, s_missing);
+    if (missing == NULL) return -1;
+    long long min_seq = (max_seq - 128) & 0xFFFF;
+    PyObject *old = PyList_New(0);
+    PyObject *it = old ? PyObject_GetIter(missing) : NULL;
+    PyObject *item;
+    int r = it ? 0 : -1;
+    while (it && (item = PyIter_Next(it)) != NULL) { /* collect first: no change while iterating */
+        long long seq = PyLong_AsLongLong(item);
+        if (seq == -1 && PyErr_Occurred()) r = -1;
+        else if (uint16_gt(min_seq, seq) && PyList_Append(old, item) < 0) r = -1;
+        Py_DECREF(item);
+        if (r < 0) break;
+    }
+    if (r == 0 && PyErr_Occurred()) r = -1;
+    for (Py_ssize_t i = 0; r == 0 && i < PyList_GET_SIZE(old); i++)
+        if (PySet_Discard(missing, PyList_GET_ITEM(old, i)) < 0) r = -1;
+    Py_XDECREF(it);
+    Py_XDECREF(old);
+    Py_DECREF(missing);
+    return r;
+}
+
 /* One parsed packet, pointing into the plaintext buffer. */
 typedef struct {
     uint8_t marker;
@@ -235,15 +262,16 @@ static int inbound_take(Inbound *self, const Rtp *p, double now) {
     if ((r = read_int(self->stats, s_packets_received, &received)) <= 0) return r;
     if ((r = read_int(self->stats, s_cycles, &cycles)) <= 0) return r;
     if ((r = read_int(self->stats, s_jitter_q4, &jitter_q4)) <= 0) return r;
+    Py_ssize_t missing_count = 0;
     if (self->nack != NULL) {
         long long nack_max;
         if ((r = read_int(self->nack, s_max_seq, &nack_max)) <= 0) return r;
         if (p->seq != ((nack_max + 1) & 0xFFFF)) return 0; /* a gap: NackGenerator.add */
         PyObject *missing = PyObject_GetAttr(self->nack, s_missing);
         if (missing == NULL) return -1;
-        Py_ssize_t n = PySet_Check(missing) ? PySet_GET_SIZE(missing) : -1;
+        missing_count = PySet_CheckExact(missing) ? PySet_GET_SIZE(missing) : -1;
         Py_DECREF(missing);
-        if (n != 0) return 0;
+        if (missing_count < 0) return 0;
     }
     Py_ssize_t count = PyTuple_GET_SIZE(legs);
     if (count && fanout_check(legs, p->payload_len, p->level, p->padding) < 0) {
@@ -268,8 +296,9 @@ static int inbound_take(Inbound *self, const Rtp *p, double now) {
     if (write_int(self->stats, s_last_arrival, arrival) < 0 ||
         write_int(self->stats, s_last_timestamp, p->ts) < 0)
         return -1;
-    /* NackGenerator.add of the next packet with nothing missing */
+    /* NackGenerator.add of the next packet: nothing new is missing */
     if (self->nack != NULL && write_int(self->nack, s_max_seq, p->seq) < 0) return -1;
+    if (missing_count > 0 && nack_truncate(self->nack, p->seq) < 0) return -1;
 
     int frame_end = 0;
     if (self->remb != NULL && p->abs_send_time >= 0) {

@@ -40,6 +40,7 @@ from media import Offer, ParticipantId, RoomId, Slot, TrackKind, TrackSource
 from media._aiortc import (
     ReceiverTap,
     drop_incoming_rtp,
+    drop_outgoing_rtp,
     negotiated_codec_names,
     negotiated_payload_types,
     observe_outgoing_rtp,
@@ -250,6 +251,7 @@ class SyntheticClient:
         publish: Iterable[TrackSource] = (TrackSource.MICROPHONE, TrackSource.CAMERA),
         screen: Clip | None = None,
         loss: float = 0.0,
+        send_loss: float = 0.0,
         record_payloads: bool = False,
         record_arrivals: bool = False,
         record_sent: bool = False,
@@ -273,6 +275,8 @@ class SyntheticClient:
         self.inbound: dict[str, Inbound] = {}
         self.offers: list[Offer] = []
         self.loss = loss
+        self.send_loss = send_loss
+        "Share of the published video's RTP dropped before the wire (RTX still repairs it)."
         self.record_payloads = record_payloads
         self.record_arrivals = record_arrivals
         self.record_sent = record_sent
@@ -280,6 +284,7 @@ class SyntheticClient:
         "hash(payload) -> time.time() at send, for the publisher's video, when recorded."
         self._tapped: set[int] = set()
         self._observed = False
+        self._lossy = False
         self._sent_pt: int | None = None
         self._random = random.Random(participant_id)
 
@@ -302,6 +307,9 @@ class SyntheticClient:
         if self.record_sent and not self._observed and pc.getTransceivers():
             self._observed = True
             observe_outgoing_rtp(pc.getTransceivers()[0].sender.transport, self._on_sent)
+        if self.send_loss and not self._lossy and pc.getTransceivers():
+            self._lossy = True
+            drop_outgoing_rtp(pc.getTransceivers()[0].sender.transport, self._drops)
         return pc.localDescription.sdp
 
     def _attach(self, transceiver: RTCRtpTransceiver, slot: Slot) -> None:
@@ -352,15 +360,26 @@ class SyntheticClient:
             loss, rng = self.loss, self._random
             drop_incoming_rtp(receiver, lambda p: p.payload_type < 100 and rng.random() < loss)
 
-    def _on_sent(self, data: bytes) -> None:
-        if is_rtcp(data) or len(data) < 12:
-            return
+    def _drops(self, data: bytes) -> bool:
+        return (
+            not is_rtcp(data)
+            and len(data) >= 12
+            and data[1] & 0x7F == self._video_pt()
+            and self._random.random() < self.send_loss
+        )
+
+    def _video_pt(self) -> int | None:
         if self._sent_pt is None:
             camera = self.tracks.get(TrackSource.CAMERA)
             for t in self.pc.getTransceivers():
                 if camera is not None and t.sender.track is camera:
                     self._sent_pt = negotiated_payload_types(t)[0]
-        if data[1] & 0x7F == self._sent_pt:
+        return self._sent_pt
+
+    def _on_sent(self, data: bytes) -> None:
+        if is_rtcp(data) or len(data) < 12:
+            return
+        if data[1] & 0x7F == self._video_pt():
             self.sent_payloads[payload_key(RtpPacket.parse(data).payload)] = time.time()
 
     def received(self, publisher_id: str, source: TrackSource) -> Inbound | None:

@@ -489,3 +489,29 @@ async def test_in_the_steady_state_the_c_ingest_forwards_and_aiortcs_statistics_
     taken = ingest.inlet.taken
     await wait_for(lambda: ingest.inlet.taken > taken + 20, 10)
     assert ingest.inlet.routes()[tap.media_ssrc] is tap.fast
+
+
+async def test_a_lossy_uplink_is_repaired_and_the_c_ingest_keeps_the_stream_meanwhile(
+    registry: RoomRegistry, negotiator: LocalNegotiator, clips: tuple[Clip, Clip]
+) -> None:
+    room = registry.get_or_create(RoomId("lossy-uplink"))
+    await join(room, negotiator, clips, "a", send_loss=0.05)
+    b, _ = await join(room, negotiator, clips, "b")
+    await wait_for(lambda: receives(b, "a", CAMERA, 30), 15)
+    camera = next(
+        p for p in room.publications if p.publisher_id == ParticipantId("a") and p.source is CAMERA
+    )
+    tap = camera.tap
+    taken, packets = tap.fast.taken, tap.packets
+    await wait_for(lambda: receives(b, "a", CAMERA, 300), 20)
+
+    # the SFU asked for the lost packets and the publisher's RTX filled the gaps (repairs are
+    # counted on the RTX stream: aiortc's media stream statistics still show the loss)
+    assert tap.nacks_sent > 0
+    assert tap.media_ssrc is not None
+    lost = tap._streams[tap.media_ssrc].packets_lost
+    repaired = sum(s.packets_received for x, s in tap._streams.items() if x != tap.media_ssrc)
+    assert lost > 0 and repaired >= 0.8 * lost
+    # the gaps and the repairs went through Python; every other packet stayed in C, NACKs
+    # outstanding or not
+    assert tap.fast.taken - taken > 0.8 * (tap.packets - packets)
